@@ -1,0 +1,59 @@
+"""SQLAlchemy 2 models of tenantctl: ``core`` tables and the per-tenant tables.
+
+Import what you need, e.g. ``from models import Tenant, User, Order``.
+"""
+
+from models.base import CORE_SCHEMA, NAMING_CONVENTION, CoreBase, TenantBase
+from models.core import (
+    SubscriptionStatus,
+    Tenant,
+    TenantApiKey,
+    TenantStatus,
+    TenantSubscription,
+    TenantUsage,
+    TenantUser,
+    TenantUserRole,
+)
+from models.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
+from models.tenant import (
+    CanvasConfig,
+    DesignImage,
+    EtsyProductTemplate,
+    Mockup,
+    MockupStatus,
+    Order,
+    OrderPlatform,
+    OrderStatus,
+    SizeConfig,
+    User,
+    UserRole,
+)
+
+__all__ = [
+    "CORE_SCHEMA",
+    "NAMING_CONVENTION",
+    "AuditMixin",
+    "CanvasConfig",
+    "CoreBase",
+    "DesignImage",
+    "EtsyProductTemplate",
+    "Mockup",
+    "MockupStatus",
+    "Order",
+    "OrderPlatform",
+    "OrderStatus",
+    "SizeConfig",
+    "SoftDeleteMixin",
+    "SubscriptionStatus",
+    "Tenant",
+    "TenantApiKey",
+    "TenantBase",
+    "TenantStatus",
+    "TenantSubscription",
+    "TenantUsage",
+    "TenantUser",
+    "TenantUserRole",
+    "TimestampMixin",
+    "User",
+    "UserRole",
+]

@@ -1,0 +1,37 @@
+"""Column mixins shared by many tables: timestamps, audit and soft delete."""
+
+from __future__ import annotations
+
+import datetime
+
+from sqlalchemy import DateTime, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class TimestampMixin:
+    """``created_at`` and ``updated_at``, both set by the server's clock."""
+
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class AuditMixin:
+    """Who created and who last changed a row (a user id or service name)."""
+
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class SoftDeleteMixin:
+    """``deleted_at`` marks a row as deleted without removing it."""
+
+    deleted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def is_deleted(self) -> bool:
+        """True once the row has been soft-deleted."""
+        return self.deleted_at is not None

@@ -1,0 +1,1 @@
+"""The ``tenantctl`` command line: parses, calls the library, renders with rich."""

@@ -1,0 +1,50 @@
+"""The ``tenantctl`` root command: global options and the command groups.
+
+Exit codes: 0 success; 1 error (database unreachable, tenant exists or not found, a failed
+migration); 2 usage error or invalid input such as a bad subdomain; 3 ``migrate status``
+found something behind head.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from toolkit.cli import db, migrate, tenant
+from toolkit.cli.context import CliState
+from toolkit.settings import Settings
+
+app = typer.Typer(
+    name="tenantctl",
+    help="Schema-per-tenant PostgreSQL: provision, migrate and inspect tenants.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(tenant.app, name="tenant")
+app.add_typer(migrate.app, name="migrate")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="DATABASE_URL",
+            help="SQLAlchemy URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/app.",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    """Global options shared by every command."""
+    cli = CliState(Settings.from_env(database_url=database_url))
+    ctx.obj = cli
+    ctx.call_on_close(cli.close)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

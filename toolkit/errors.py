@@ -1,0 +1,65 @@
+"""Typed exceptions of the toolkit. Every message says what went wrong, for which input, and
+what to do about it; the CLI prints it as one line and exits non-zero."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class TenantctlError(Exception):
+    """Base of every error the toolkit raises on purpose."""
+
+
+class ConfigurationError(TenantctlError):
+    """Settings are missing or invalid (for example no database URL)."""
+
+
+class InvalidSubdomain(TenantctlError, ValueError):
+    """A subdomain or schema name fails validation; raised before any SQL is sent."""
+
+
+class TenantExists(TenantctlError):
+    """A tenant (or a schema of the same name) already exists."""
+
+
+class TenantNotFound(TenantctlError):
+    """No ``core.tenants`` row matches the given subdomain or schema."""
+
+
+class DatabaseUnreachable(TenantctlError):
+    """The database cannot be reached; the message names the URL with its password masked."""
+
+
+class SchemaNotReady(TenantctlError):
+    """Schema ``core`` is missing or behind head, so tenant work cannot start."""
+
+
+class RevisionTargetError(TenantctlError):
+    """A revision argument does not say which branch (core or tenant) it addresses."""
+
+
+@dataclass(frozen=True)
+class TenantFailure:
+    """One tenant whose migration failed and was rolled back."""
+
+    schema: str
+    error: str
+
+
+class MigrationFailed(TenantctlError):
+    """Core or at least one tenant failed to migrate; each failed tenant was rolled back alone."""
+
+    def __init__(self, failures: Sequence[TenantFailure], *, stopped_early: bool) -> None:
+        self.failures = tuple(failures)
+        self.stopped_early = stopped_early
+        named = "; ".join(f"{failure.schema}: {failure.error}" for failure in self.failures)
+        tail = (
+            "stopped at the first failure (-x on_error=continue migrates the rest)"
+            if stopped_early
+            else "the other tenants were migrated"
+        )
+        super().__init__(
+            f"{len(self.failures)} schema(s) failed and were rolled back ({named}); {tail}. "
+            "Fix the cause and run the upgrade again: migrated tenants are skipped."
+        )

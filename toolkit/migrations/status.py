@@ -1,0 +1,130 @@
+"""Where core and every tenant stand against the heads of their branches.
+
+Every tenant's version is read in one query, so a status check costs one round trip
+however many tenants there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, bindparam, text
+
+from models import CORE_SCHEMA
+from toolkit.migrations.branches import CORE, TENANT, BranchIndex
+from toolkit.migrations.config import alembic_config
+from toolkit.registry import MIGRATED_STATUSES, TenantRecord, list_tenants, require_registry
+from toolkit.sql import quote_identifier
+
+VERSION_TABLE = "alembic_version"
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The head revisions of both branches in the script directory."""
+
+    core: tuple[str, ...]
+    tenant: tuple[str, ...]
+
+    @classmethod
+    def from_scripts(cls, script: ScriptDirectory | None = None) -> Heads:
+        """Read the heads from ``script`` (default: this project's script directory)."""
+        script = script or ScriptDirectory.from_config(alembic_config())
+        index = BranchIndex.build(script)
+        return cls(core=index.heads_of(script, CORE), tenant=index.heads_of(script, TENANT))
+
+
+@dataclass(frozen=True)
+class TenantVersion:
+    """One tenant's current revisions (empty when its schema has no version table)."""
+
+    tenant: TenantRecord
+    revisions: tuple[str, ...]
+    at_head: bool
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    """Core's and every tenant's revision, against head."""
+
+    core_revisions: tuple[str, ...]
+    heads: Heads
+    tenants: tuple[TenantVersion, ...]
+
+    @property
+    def core_at_head(self) -> bool:
+        """True if core is at its branch head."""
+        return set(self.core_revisions) == set(self.heads.core)
+
+    @property
+    def tenants_behind(self) -> list[TenantVersion]:
+        """Tenants that migrations should have brought to head but have not.
+
+        Archived tenants are never migrated, so they are listed in ``tenants`` but do not
+        count as behind.
+        """
+        return [
+            version
+            for version in self.tenants
+            if not version.at_head and version.tenant.status in MIGRATED_STATUSES
+        ]
+
+    @property
+    def up_to_date(self) -> bool:
+        """True if core and every tenant are at head."""
+        return self.core_at_head and not self.tenants_behind
+
+
+def version_of(connection: Connection, schema: str) -> tuple[str, ...]:
+    """The revisions in ``schema``'s version table; empty if there is no such table."""
+    return read_versions(connection, [schema]).get(schema, ())
+
+
+def read_versions(connection: Connection, schemas: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Revisions of each schema's version table, in one query; schemas without one are left out."""
+    present = connection.execute(
+        text(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = :table AND c.relkind = 'r' AND n.nspname IN :schemas"
+        ).bindparams(bindparam("schemas", expanding=True)),
+        {"table": VERSION_TABLE, "schemas": list(schemas) or [""]},
+    ).scalars()
+    present_schemas = sorted(present)
+    if not present_schemas:
+        return {}
+    # Schema names reach this SQL only quoted; the schema label is a bound parameter.
+    selects = [
+        f"SELECT CAST(:s{i} AS text) AS schema_name, version_num "  # noqa: S608
+        f"FROM {quote_identifier(schema)}.{VERSION_TABLE}"
+        for i, schema in enumerate(present_schemas)
+    ]
+    params = {f"s{i}": schema for i, schema in enumerate(present_schemas)}
+    versions: dict[str, list[str]] = {schema: [] for schema in present_schemas}
+    for schema_name, version in connection.execute(text(" UNION ALL ".join(selects)), params):
+        versions[schema_name].append(version)
+    return {schema: tuple(sorted(revs)) for schema, revs in versions.items()}
+
+
+def migration_status(connection: Connection, heads: Heads | None = None) -> MigrationStatus:
+    """Core's revision and every registered tenant's, against the branch heads."""
+    heads = heads or Heads.from_scripts()
+    require_registry(connection)
+    tenants = list_tenants(connection)
+    versions = read_versions(
+        connection, [CORE_SCHEMA, *(tenant.database_schema for tenant in tenants)]
+    )
+    tenant_head = set(heads.tenant)
+    return MigrationStatus(
+        core_revisions=versions.get(CORE_SCHEMA, ()),
+        heads=heads,
+        tenants=tuple(
+            TenantVersion(
+                tenant=tenant,
+                revisions=versions.get(tenant.database_schema, ()),
+                at_head=set(versions.get(tenant.database_schema, ())) == tenant_head,
+            )
+            for tenant in tenants
+        ),
+    )

@@ -1,0 +1,82 @@
+"""Reads of the tenant registry, ``core.tenants``: who exists, and which schemas to migrate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select, text
+
+from models import Tenant, TenantStatus
+from toolkit.errors import SchemaNotReady, TenantNotFound
+from toolkit.naming import normalize_tenant_ref
+
+MIGRATED_STATUSES: tuple[str, ...] = tuple(
+    status.value for status in TenantStatus if status is not TenantStatus.ARCHIVED
+)
+_RECORD_COLUMNS = (
+    Tenant.subdomain,
+    Tenant.database_schema,
+    Tenant.status,
+    Tenant.plan,
+    Tenant.company_name,
+)
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    """The registry's view of one tenant (the fields of ``_RECORD_COLUMNS``, in order)."""
+
+    subdomain: str
+    database_schema: str
+    status: str
+    plan: str
+    company_name: str
+
+
+def registry_exists(connection: Connection) -> bool:
+    """True once ``core.tenants`` exists (core has been upgraded at least once)."""
+    return bool(connection.execute(text("SELECT to_regclass('core.tenants') IS NOT NULL")).scalar())
+
+
+def require_registry(connection: Connection) -> None:
+    """Raise SchemaNotReady unless ``core.tenants`` exists."""
+    if not registry_exists(connection):
+        raise SchemaNotReady(
+            "schema core is not set up (core.tenants is missing): run `alembic upgrade heads` "
+            "or `tenantctl db upgrade` first"
+        )
+
+
+def list_tenants(
+    connection: Connection, *, statuses: Iterable[str] | None = None
+) -> list[TenantRecord]:
+    """Every tenant, by subdomain; only those in ``statuses`` when given."""
+    require_registry(connection)
+    query = select(*_RECORD_COLUMNS).order_by(Tenant.subdomain)
+    if statuses is not None:
+        query = query.where(Tenant.status.in_(list(statuses)))
+    return [TenantRecord(*row) for row in connection.execute(query)]
+
+
+def find_tenants(connection: Connection, refs: Sequence[str]) -> list[TenantRecord]:
+    """The tenants named by ``refs`` (subdomains or schema names), in the order given.
+
+    Raises TenantNotFound naming every reference that matches no tenant.
+    """
+    subdomains = [normalize_tenant_ref(ref) for ref in refs]
+    require_registry(connection)
+    query = select(*_RECORD_COLUMNS).where(Tenant.subdomain.in_(subdomains))
+    by_subdomain = {row.subdomain: TenantRecord(*row) for row in connection.execute(query)}
+    missing = [ref for ref, sub in zip(refs, subdomains, strict=True) if sub not in by_subdomain]
+    if missing:
+        raise TenantNotFound(
+            f"unknown tenant {', '.join(map(repr, missing))}: no such row in core.tenants; "
+            "`tenantctl tenant list` shows the tenants"
+        )
+    return [by_subdomain[sub] for sub in dict.fromkeys(subdomains)]
+
+
+def find_tenant(connection: Connection, ref: str) -> TenantRecord:
+    """The one tenant named by ``ref``; TenantNotFound if there is none."""
+    return find_tenants(connection, [ref])[0]

@@ -1,0 +1,32 @@
+"""Identifier quoting for the few SQL statements that must name a schema.
+
+Names reach SQL only through SQLAlchemy's PostgreSQL identifier quoting; callers validate
+them first (``toolkit.naming``). No statement here is built by formatting a raw name.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects.postgresql.base import PGDialect
+
+_PREPARER = PGDialect().identifier_preparer  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a PostgreSQL identifier, always double-quoted and escaped."""
+    return _PREPARER.quote_identifier(name)
+
+
+def create_schema(name: str, *, if_not_exists: bool = False) -> str:
+    """``CREATE SCHEMA`` for ``name``."""
+    guard = "IF NOT EXISTS " if if_not_exists else ""
+    return f"CREATE SCHEMA {guard}{quote_identifier(name)}"
+
+
+def drop_schema(name: str) -> str:
+    """``DROP SCHEMA ... CASCADE`` for ``name``."""
+    return f"DROP SCHEMA {quote_identifier(name)} CASCADE"
+
+
+def set_local_search_path(name: str) -> str:
+    """``SET LOCAL search_path`` to ``name`` alone: it ends with the current transaction."""
+    return f"SET LOCAL search_path TO {quote_identifier(name)}"
