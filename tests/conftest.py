@@ -1,0 +1,137 @@
+"""Fixtures on a real PostgreSQL: a server from pytest-postgresql, fresh databases per test.
+
+When a server already listens (``TENANTCTL_TEST_PG_HOST``/``_PORT``, default 127.0.0.1:5432)
+the suite uses it through ``postgresql_noproc``; otherwise pytest-postgresql starts its own
+(``postgresql_proc``, which PostgreSQL refuses to run as root). Each test gets a new
+database cloned from a template in which core was migrated once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pytest_postgresql import factories
+from pytest_postgresql.executors import NoopExecutor
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from toolkit import create_tenant, make_engine, upgrade_all
+from toolkit.migrations.config import alembic_ini_path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PG_HOST = os.environ.get("TENANTCTL_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TENANTCTL_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("TENANTCTL_TEST_PG_USER", "postgres")
+
+
+def _server_listening() -> bool:
+    try:
+        psycopg.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3
+        ).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def _url(host: str, port: int | str, user: str, dbname: str, password: str | None) -> URL:
+    return URL.create(
+        "postgresql+psycopg",
+        username=user,
+        password=password or None,
+        host=host,
+        port=int(port),
+        database=dbname,
+    )
+
+
+def migrate_core(host: str, port: int | str, user: str, dbname: str, password: str | None,
+                 **_: Any) -> None:
+    """pytest-postgresql loader: bring core to head in the template database."""
+    engine = make_engine(_url(host, port, user, dbname, password))
+    try:
+        upgrade_all(engine)
+    finally:
+        engine.dispose()
+
+
+if _server_listening():
+    pg_core = factories.postgresql_noproc(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="tenantctl_test", load=[migrate_core]
+    )
+    pg_blank = factories.postgresql_noproc(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="tenantctl_test_blank"
+    )
+else:
+    pg_core = factories.postgresql_proc(dbname="tenantctl_test", load=[migrate_core])
+    pg_blank = factories.postgresql_noproc(depends_on="pg_core", dbname="tenantctl_test_blank")
+
+core_database = factories.postgresql("pg_core")
+blank_database = factories.postgresql("pg_blank")
+
+
+def _fixture_url(executor: NoopExecutor, connection: psycopg.Connection[Any]) -> URL:
+    return _url(
+        executor.host, executor.port, executor.user, connection.info.dbname, executor.password
+    )
+
+
+@pytest.fixture
+def db_url(pg_core: NoopExecutor, core_database: psycopg.Connection[Any]) -> URL:
+    """A new database with core at head and no tenants."""
+    return _fixture_url(pg_core, core_database)
+
+
+@pytest.fixture
+def blank_url(pg_blank: NoopExecutor, blank_database: psycopg.Connection[Any]) -> URL:
+    """A new, empty database."""
+    return _fixture_url(pg_blank, blank_database)
+
+
+@pytest.fixture
+def engine(db_url: URL) -> Iterator[Engine]:
+    """An engine on ``db_url``."""
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def make_tenants(engine: Engine) -> Callable[..., list[str]]:
+    """Create tenants by subdomain; returns their schema names."""
+
+    def create(*subdomains: str) -> list[str]:
+        return [create_tenant(engine, sub).database_schema for sub in subdomains]
+
+    return create
+
+
+def run_cli(args: list[str], url: URL | str | None, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a console command (``alembic`` or ``tenantctl``) as a user would, in a subprocess."""
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if url is not None:
+        text_url = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+        environment["DATABASE_URL"] = text_url
+    environment.update(env)
+    return subprocess.run(
+        args, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300,
+        check=False,
+    )
+
+
+def alembic(url: URL | str | None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``alembic -c alembic.ini ARGS`` against ``url``."""
+    command = [sys.executable, "-m", "alembic", "-c", str(alembic_ini_path()), *args]
+    return run_cli(command, url, **env)
+
+
+def tenantctl(url: URL | str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    """``tenantctl ARGS`` against ``url``."""
+    return run_cli([sys.executable, "-m", "toolkit.cli", *args], url)
