@@ -52,8 +52,9 @@ def _url(host: str, port: int | str, user: str, dbname: str, password: str | Non
     )
 
 
-def migrate_core(host: str, port: int | str, user: str, dbname: str, password: str | None,
-                 **_: Any) -> None:
+def migrate_core(
+    host: str, port: int | str, user: str, dbname: str, password: str | None, **_: Any
+) -> None:
     """pytest-postgresql loader: bring core to head in the template database."""
     engine = make_engine(_url(host, port, user, dbname, password))
     try:
@@ -121,7 +122,12 @@ def run_cli(args: list[str], url: URL | str | None, **env: str) -> subprocess.Co
         environment["DATABASE_URL"] = text_url
     environment.update(env)
     return subprocess.run(
-        args, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300,
+        args,
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
         check=False,
     )
 

@@ -1,0 +1,72 @@
+# tenantctl developer commands. `make install && make demo` on a fresh machine, `make test` for tests.
+# DATABASE_URL is used when set; otherwise scripts/devdb.py finds or starts the embedded default.
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+ALEMBIC   := $(VENV)/bin/alembic
+TENANTCTL := $(VENV)/bin/tenantctl
+# Evaluated by the shell in each recipe line that uses it: prints a reachable URL.
+DB_URL     = $$($(PY) scripts/devdb.py)
+DEMO_TENANTS := acme globex initech
+
+export SUB MSG
+
+.PHONY: install db migrate new-tenant revision-core revision-tenant demo test lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+db: install
+	@$(PY) scripts/devdb.py
+
+migrate: install
+	url="$(DB_URL)" && DATABASE_URL="$$url" $(ALEMBIC) upgrade heads
+
+new-tenant: install
+	@test -n "$$SUB" || { echo "usage: make new-tenant SUB=acme" >&2; exit 2; }
+	url="$(DB_URL)" && DATABASE_URL="$$url" $(TENANTCTL) tenant create "$$SUB"
+
+revision-core: install
+	@test -n "$$MSG" || { echo "usage: make revision-core MSG='add column x'" >&2; exit 2; }
+	url="$(DB_URL)" && DATABASE_URL="$$url" $(ALEMBIC) revision --autogenerate --head core@head -m "$$MSG"
+
+revision-tenant: install
+	@test -n "$$MSG" || { echo "usage: make revision-tenant MSG='add column x'" >&2; exit 2; }
+	url="$(DB_URL)" && DATABASE_URL="$$url" $(ALEMBIC) revision --autogenerate --head tenant@head -m "$$MSG"
+
+demo: install
+	@url="$(DB_URL)" && export DATABASE_URL="$$url" && \
+	echo "demo database: $$($(PY) -c 'import sys, toolkit; print(toolkit.mask_url(sys.argv[1]))' "$$url")" && \
+	$(TENANTCTL) db upgrade && \
+	for sub in $(DEMO_TENANTS); do \
+	  if $(TENANTCTL) tenant list --json | grep -q "\"subdomain\": \"$$sub\""; then \
+	    echo "tenant $$sub exists"; \
+	  else \
+	    $(TENANTCTL) tenant create "$$sub" --company "$$sub Inc" --plan pro || exit 1; \
+	  fi; \
+	done && \
+	$(TENANTCTL) tenant list && $(TENANTCTL) migrate status
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(VENV)/bin/pytest
+
+clean:
+	@if [ -f .pgdata/PG_VERSION ]; then \
+	  runuser -u postgres -- true 2>/dev/null && as="runuser -u postgres --" || as=""; \
+	  $$as $$(ls -d /usr/lib/postgresql/*/bin | tail -1)/pg_ctl -D .pgdata stop -m fast || true; \
+	fi
+	rm -rf .pgdata $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

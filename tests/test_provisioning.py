@@ -1,0 +1,126 @@
+"""Creating and dropping tenants: the registry row and the schema change together or not at all."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import text
+
+from toolkit import (
+    InvalidSubdomain,
+    SchemaNotReady,
+    TenantExists,
+    TenantNotFound,
+    create_tenant,
+    drop_tenant,
+    make_engine,
+    migration_status,
+)
+
+
+def _state(engine):
+    """Registered subdomains and existing tenant schemas."""
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT subdomain FROM core.tenants ORDER BY 1")).scalars()
+        schemas = connection.execute(
+            text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1")
+        ).scalars()
+        return list(rows), list(schemas)
+
+
+def test_create_registers_active_tenant_with_schema_at_head(engine):
+    record = create_tenant(engine, "acme", company_name="Acme Inc", plan="pro")
+    assert (record.subdomain, record.database_schema, record.status, record.plan) == (
+        "acme",
+        "tenant_acme",
+        "active",
+        "pro",
+    )
+    with engine.connect() as connection:
+        status = migration_status(connection)
+    assert status.up_to_date
+    assert [v.tenant.subdomain for v in status.tenants] == ["acme"]
+
+
+def test_duplicate_subdomain_is_refused_and_changes_nothing(engine):
+    create_tenant(engine, "acme")
+    before = _state(engine)
+    with pytest.raises(TenantExists, match="'acme' already exists"):
+        create_tenant(engine, "acme")
+    assert _state(engine) == before
+
+
+def test_invalid_subdomain_is_refused_before_any_sql():
+    unreachable = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(InvalidSubdomain):
+        create_tenant(unreachable, "Bad_Name")
+
+
+def test_stray_schema_without_registry_row_is_refused(engine):
+    with engine.begin() as connection:
+        connection.execute(text("CREATE SCHEMA tenant_stray"))
+    with pytest.raises(TenantExists, match="no tenant 'stray' is registered"):
+        create_tenant(engine, "stray")
+    assert _state(engine) == ([], ["tenant_stray"])
+
+
+def test_failed_migration_during_create_leaves_nothing_behind(engine):
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                """
+                CREATE FUNCTION refuse_boom() RETURNS event_trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                  IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+                             WHERE schema_name = 'tenant_boom') THEN
+                    RAISE EXCEPTION 'injected failure in tenant_boom';
+                  END IF;
+                END $$;
+                CREATE EVENT TRIGGER refuse_boom ON ddl_command_end EXECUTE FUNCTION refuse_boom();
+                """
+            )
+        )
+    with pytest.raises(Exception, match="injected failure"):
+        create_tenant(engine, "boom")
+    assert _state(engine) == ([], [])
+    create_tenant(engine, "fine")
+    assert _state(engine) == (["fine"], ["tenant_fine"])
+
+
+def test_create_needs_core_at_head(blank_url):
+    engine = make_engine(blank_url)
+    try:
+        with pytest.raises(SchemaNotReady, match="tenantctl db upgrade"):
+            create_tenant(engine, "acme")
+    finally:
+        engine.dispose()
+
+
+def test_parallel_creates_of_one_subdomain_yield_exactly_one_tenant(db_url):
+    engine = make_engine(db_url, pool_size=8)
+
+    def attempt(_):
+        try:
+            create_tenant(engine, "race")
+        except TenantExists:
+            return "exists"
+        return "created"
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = sorted(pool.map(attempt, range(8)))
+        assert results == ["created"] + ["exists"] * 7
+        assert _state(engine) == (["race"], ["tenant_race"])
+    finally:
+        engine.dispose()
+
+
+def test_drop_removes_schema_and_core_rows(engine, make_tenants):
+    make_tenants("acme", "globex")
+    record = drop_tenant(engine, "acme")
+    assert record.database_schema == "tenant_acme"
+    assert _state(engine) == (["globex"], ["tenant_globex"])
+
+
+def test_drop_unknown_tenant_is_refused(engine):
+    with pytest.raises(TenantNotFound, match="'ghost'"):
+        drop_tenant(engine, "ghost")
