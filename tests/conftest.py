@@ -9,23 +9,19 @@ database cloned from a template in which core was migrated once per session.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from cli_runner import alembic, tenantctl  # noqa: F401  (re-exported for tests)
 from pytest_postgresql import factories
 from pytest_postgresql.executors import NoopExecutor
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from toolkit import create_tenant, make_engine, upgrade_all
-from toolkit.migrations.config import alembic_ini_path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PG_HOST = os.environ.get("TENANTCTL_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("TENANTCTL_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("TENANTCTL_TEST_PG_USER", "postgres")
@@ -112,32 +108,3 @@ def make_tenants(engine: Engine) -> Callable[..., list[str]]:
         return [create_tenant(engine, sub).database_schema for sub in subdomains]
 
     return create
-
-
-def run_cli(args: list[str], url: URL | str | None, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run a console command (``alembic`` or ``tenantctl``) as a user would, in a subprocess."""
-    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    if url is not None:
-        text_url = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
-        environment["DATABASE_URL"] = text_url
-    environment.update(env)
-    return subprocess.run(
-        args,
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def alembic(url: URL | str | None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``alembic -c alembic.ini ARGS`` against ``url``."""
-    command = [sys.executable, "-m", "alembic", "-c", str(alembic_ini_path()), *args]
-    return run_cli(command, url, **env)
-
-
-def tenantctl(url: URL | str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    """``tenantctl ARGS`` against ``url``."""
-    return run_cli([sys.executable, "-m", "toolkit.cli", *args], url)

@@ -1,0 +1,43 @@
+"""Run the real console commands (alembic, tenantctl) in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from toolkit.migrations.config import alembic_ini_path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(args: list[str], url: URL | str | None, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a console command (``alembic`` or ``tenantctl``) as a user would, in a subprocess."""
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if url is not None:
+        text_url = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+        environment["DATABASE_URL"] = text_url
+    environment.update(env)
+    return subprocess.run(
+        args,
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def alembic(url: URL | str | None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``alembic -c alembic.ini ARGS`` against ``url``."""
+    command = [sys.executable, "-m", "alembic", "-c", str(alembic_ini_path()), *args]
+    return run_cli(command, url, **env)
+
+
+def tenantctl(url: URL | str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    """``tenantctl ARGS`` against ``url``."""
+    return run_cli([sys.executable, "-m", "toolkit.cli", *args], url)

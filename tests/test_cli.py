@@ -1,0 +1,116 @@
+"""The tenantctl CLI as a user runs it: output, JSON, exit codes, and clean one-line errors."""
+
+import json
+
+from cli_runner import tenantctl
+from sqlalchemy import text
+
+from toolkit import downgrade_all
+
+
+def _one_line_error(result, *fragments):
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def _tenants(url):
+    result = tenantctl(url, "tenant", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return [tenant["subdomain"] for tenant in json.loads(result.stdout)]
+
+
+def test_db_upgrade_then_create_list_and_drop(blank_url):
+    assert tenantctl(blank_url, "db", "upgrade").returncode == 0
+    created = tenantctl(blank_url, "tenant", "create", "acme", "--company", "Acme", "--json")
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["database_schema"] == "tenant_acme"
+    assert _tenants(blank_url) == ["acme"]
+    table = tenantctl(blank_url, "tenant", "list")
+    assert "tenant_acme" in table.stdout
+    dropped = tenantctl(blank_url, "tenant", "drop", "acme", "--yes")
+    assert dropped.returncode == 0, dropped.stderr
+    assert _tenants(blank_url) == []
+
+
+def test_duplicate_subdomain_exits_1_with_one_line(db_url, make_tenants):
+    make_tenants("acme")
+    result = tenantctl(db_url, "tenant", "create", "acme")
+    assert result.returncode == 1
+    _one_line_error(result, "'acme' already exists")
+    assert _tenants(db_url) == ["acme"]
+
+
+def test_invalid_and_reserved_subdomains_exit_2_and_change_nothing(db_url):
+    for bad in ("Bad_Name", "www", "pg-x", "x" * 60, "a;drop"):
+        result = tenantctl(db_url, "tenant", "create", bad)
+        assert result.returncode == 2, (bad, result.stderr)
+        _one_line_error(result, "subdomain")
+    assert _tenants(db_url) == []
+
+
+def test_unreachable_database_names_url_with_password_masked():
+    result = tenantctl("postgresql+psycopg://admin:s3cret@127.0.0.1:1/app", "tenant", "list")
+    assert result.returncode == 1
+    _one_line_error(result, "cannot connect to postgresql+psycopg://admin:***@127.0.0.1:1/app")
+    assert "s3cret" not in result.stderr
+
+
+def test_missing_database_url_says_how_to_set_it():
+    result = tenantctl(None, "tenant", "list")
+    assert result.returncode == 1
+    _one_line_error(result, "DATABASE_URL", "--database-url")
+
+
+def test_drop_without_yes_is_refused(db_url, make_tenants):
+    make_tenants("acme")
+    result = tenantctl(db_url, "tenant", "drop", "acme")
+    assert result.returncode == 2
+    _one_line_error(result, "--yes")
+    assert _tenants(db_url) == ["acme"]
+
+
+def test_drop_unknown_tenant_exits_1(db_url):
+    result = tenantctl(db_url, "tenant", "drop", "ghost", "--yes")
+    assert result.returncode == 1
+    _one_line_error(result, "'ghost'")
+
+
+def test_migrate_status_reports_heads_and_exits_3_when_behind(db_url, engine, make_tenants):
+    make_tenants("acme", "globex")
+    at_head = tenantctl(db_url, "migrate", "status", "--json")
+    assert at_head.returncode == 0, at_head.stderr
+    payload = json.loads(at_head.stdout)
+    assert payload["up_to_date"] is True
+    assert payload["core"]["at_head"] is True
+    assert [t["subdomain"] for t in payload["tenants"]] == ["acme", "globex"]
+
+    downgrade_all(engine, "tenant@base", tenants=["globex"])
+    behind = tenantctl(db_url, "migrate", "status", "--json")
+    assert behind.returncode == 3
+    assert json.loads(behind.stdout)["behind"] == ["globex"]
+    assert "behind" in tenantctl(db_url, "migrate", "status").stdout
+
+
+def test_archived_tenants_do_not_count_as_behind(db_url, engine, make_tenants):
+    make_tenants("acme")
+    downgrade_all(engine, "tenant@base", tenants=["acme"])
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE core.tenants SET status = 'archived'"))
+    assert tenantctl(db_url, "migrate", "status").returncode == 0
+
+
+def test_db_upgrade_reports_failed_tenant_and_exits_1(db_url, engine, make_tenants):
+    make_tenants("acme", "globex")
+    downgrade_all(engine, "tenant@base")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE tenant_acme.users (x int)"))
+    result = tenantctl(db_url, "db", "upgrade", "--on-error", "continue")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "tenant_acme" in result.stderr
+    payload = json.loads(tenantctl(db_url, "migrate", "status", "--json").stdout)
+    assert payload["behind"] == ["acme"]
