@@ -47,7 +47,9 @@ def _script() -> ScriptDirectory:
 
 def _revisions_base_first(script: ScriptDirectory, branch: str) -> list[str]:
     """The revision ids of ``branch``, from its root to its head."""
-    return [rev.revision for rev in reversed(list(script.iterate_revisions(f"{branch}@head", "base")))]
+    return [
+        rev.revision for rev in reversed(list(script.iterate_revisions(f"{branch}@head", "base")))
+    ]
 
 
 def _schema_objects(engine: Engine, schema: str) -> set[tuple[str, str]]:
@@ -98,9 +100,7 @@ def _upgrade_body_is_empty(path: Path) -> bool:
     """True if the revision file's ``upgrade()`` does nothing (its body is ``pass``)."""
     tree = ast.parse(path.read_text())
     upgrade = next(
-        node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef) and node.name == "upgrade"
+        node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "upgrade"
     )
     return all(isinstance(statement, ast.Pass) for statement in upgrade.body)
 
@@ -139,7 +139,9 @@ def scratch_ini(tmp_path: Path) -> Iterator[Path]:
         " ".join(str(versions / branch) for branch in BRANCHES),
     )
     parser.set("alembic", "prepend_sys_path", str(PROJECT_ROOT))
-    parser.set("post_write_hooks", "ruff_format.executable", str(Path(sys.executable).parent / "ruff"))
+    parser.set(
+        "post_write_hooks", "ruff_format.executable", str(Path(sys.executable).parent / "ruff")
+    )
     ini = tmp_path / "alembic.ini"
     with ini.open("w") as handle:
         parser.write(handle)
@@ -152,7 +154,11 @@ def _alembic_with(ini: Path, url: URL, *args: str) -> subprocess.CompletedProces
     environment = dict(os.environ, DATABASE_URL=url.render_as_string(hide_password=False))
     return subprocess.run(
         [sys.executable, "-m", "alembic", "-c", str(ini), *args],
-        cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
 
@@ -170,7 +176,9 @@ def _generated(tmp_ini: Path, branch: str) -> list[Path]:
 @pytest.mark.parametrize("branch", BRANCHES)
 def test_each_branch_has_exactly_one_head(branch):
     script = _script()
-    heads = [head for head in script.get_heads() if branch in script.get_revision(head).branch_labels]
+    heads = [
+        head for head in script.get_heads() if branch in script.get_revision(head).branch_labels
+    ]
     assert len(heads) == 1, f"branch {branch} has heads {heads}"
     assert getattr(Heads.from_scripts(script), branch) == tuple(heads)
 
@@ -283,8 +291,14 @@ def test_autogenerate_at_head_finds_no_difference_between_models_and_migrations(
     upgrade_all(blank_engine)
 
     result = _alembic_with(
-        scratch_ini, blank_url, "revision", "--autogenerate",
-        "--head", f"{branch}@head", "-m", "check",
+        scratch_ini,
+        blank_url,
+        "revision",
+        "--autogenerate",
+        "--head",
+        f"{branch}@head",
+        "-m",
+        "check",
     )
 
     assert result.returncode == 0, result.stderr
@@ -330,7 +344,8 @@ def test_autogenerate_writes_a_new_tenant_table_without_naming_any_schema(
     finally:
         TenantBase.metadata.remove(table)
 
-    assert script is not None and not isinstance(script, list)
+    assert script is not None
+    assert not isinstance(script, list)
     path = Path(script.path)
     assert path.parent == scratch_ini.parent / "versions" / TENANT
     source = path.read_text()
@@ -338,7 +353,8 @@ def test_autogenerate_writes_a_new_tenant_table_without_naming_any_schema(
     assert '"widgets"' in source
     assert '["users.id"]' in source
     assert source.count("op.create_table(") == 1
-    assert "op.drop_table(" in source and source.count("op.drop_") == 1
+    assert "op.drop_table(" in source
+    assert source.count("op.drop_") == 1
     assert "schema=" not in source
     assert "tenant_" not in source
     assert (script.down_revision,) == tenant_head

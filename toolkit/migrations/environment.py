@@ -31,7 +31,7 @@ from toolkit.errors import (
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
 from toolkit.migrations.options import CONNECTION_ATTR, OnError, RunOptions, SchemaOutcome
 from toolkit.naming import normalize_tenant_ref, schema_for
-from toolkit.registry import MIGRATED_STATUSES, find_tenants, list_tenants
+from toolkit.registry import MIGRATED_STATUSES, find_tenants, list_tenants, registry_exists
 from toolkit.sql import create_schema, set_local_search_path
 
 log = logging.getLogger("tenantctl.migrations")
@@ -90,11 +90,15 @@ class _Run:
         if self.revision_context is not None:
             self._autogenerate(connection)
             return
-        if CORE in self.branches:
-            self._migrate_core(connection)
+        # Resolve the tenants before core moves: an unknown -x tenant= then changes nothing,
+        # and a downgrade of core cannot take the registry away before the tenants are read.
+        schemas: list[str] = []
         if TENANT in self.branches:
             with _transaction(connection):
                 schemas = self._tenant_schemas(connection)
+        if CORE in self.branches:
+            self._migrate_core(connection)
+        if TENANT in self.branches:
             self._migrate_tenants(connection, schemas)
 
     def _migrate_core(self, connection: Connection) -> None:
@@ -112,7 +116,9 @@ class _Run:
 
     def _migrate_tenants(self, connection: Connection, schemas: Sequence[str]) -> None:
         failures: list[TenantFailure] = []
-        for schema in schemas:
+        stopped_early = False
+        for position, schema in enumerate(schemas, start=1):
+            log.info("schema %s", schema)
             started = time.perf_counter()
             try:
                 with _transaction(connection):
@@ -125,16 +131,18 @@ class _Run:
                 failures.append(TenantFailure(schema, _one_line(exc)))
                 self._report(SchemaOutcome(schema, False, _since(started), _one_line(exc)))
                 if self.options.on_error is OnError.STOP:
+                    stopped_early = position < len(schemas)
                     break
             else:
                 self._report(SchemaOutcome(schema, True, _since(started)))
         if failures:
-            stopped = self.options.on_error is OnError.STOP and len(failures) < len(schemas)
-            raise MigrationFailed(failures, stopped_early=stopped)
+            raise MigrationFailed(failures, stopped_early=stopped_early)
 
     def _tenant_schemas(self, connection: Connection) -> list[str]:
         if self.options.tenants is not None:
             records = find_tenants(connection, self.options.tenants)
+        elif not registry_exists(connection):
+            return []  # a fresh database: core has never run, so no tenant can exist yet
         else:
             records = list_tenants(connection, statuses=MIGRATED_STATUSES)
         return [record.database_schema for record in records]
@@ -245,7 +253,7 @@ class _Run:
 
     def _report(self, outcome: SchemaOutcome) -> None:
         if outcome.ok:
-            log.info("%s migrated in %.3fs", outcome.schema, outcome.seconds)
+            log.debug("%s done in %.3fs", outcome.schema, outcome.seconds)
         else:
             log.error("%s failed and was rolled back: %s", outcome.schema, outcome.error)
         if self.options.on_schema_done is not None:
