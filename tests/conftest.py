@@ -101,6 +101,14 @@ def engine(db_url: URL) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def blank_engine(blank_url: URL) -> Iterator[Engine]:
+    """An engine on ``blank_url``."""
+    engine = make_engine(blank_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def make_tenants(engine: Engine) -> Callable[..., list[str]]:
     """Create tenants by subdomain; returns their schema names."""
 

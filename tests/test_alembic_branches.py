@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 
 from models import TenantBase
-from toolkit import downgrade_all, make_engine, upgrade_all
+from toolkit import downgrade_all, upgrade_all
 from toolkit.migrations.branches import BRANCHES, CORE, TENANT, BranchIndex
 from toolkit.migrations.config import ALEMBIC_INI_ENV, alembic_config
 from toolkit.migrations.status import Heads, version_of
@@ -111,13 +111,6 @@ def _versions_tree() -> set[str]:
         for path in VERSIONS_DIR.rglob("*.py")
         if "__pycache__" not in path.parts
     }
-
-
-@pytest.fixture
-def blank_engine(blank_url: URL) -> Iterator[Engine]:
-    engine = make_engine(blank_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 from conftest import alembic, tenantctl
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import URL
 
 from toolkit import (
     MigrationFailed,
@@ -89,13 +87,6 @@ def _at_base(engine: Engine, schema: str) -> bool:
 
 def _no_traceback(result: subprocess.CompletedProcess[str]) -> bool:
     return "Traceback" not in _output(result)
-
-
-@pytest.fixture
-def blank_engine(blank_url: URL) -> Iterator[Engine]:
-    engine = make_engine(blank_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
