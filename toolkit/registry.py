@@ -80,3 +80,15 @@ def find_tenants(connection: Connection, refs: Sequence[str]) -> list[TenantReco
 def find_tenant(connection: Connection, ref: str) -> TenantRecord:
     """The one tenant named by ``ref``; TenantNotFound if there is none."""
     return find_tenants(connection, [ref])[0]
+
+
+def tenants_to_migrate(
+    connection: Connection, refs: Sequence[str] | None = None
+) -> list[TenantRecord]:
+    """The tenants a migration run visits: those named by ``refs`` (any status), else every
+    tenant not archived. A fresh database, where core has never run, has none."""
+    if refs is not None:
+        return find_tenants(connection, refs)
+    if not registry_exists(connection):
+        return []
+    return list_tenants(connection, statuses=MIGRATED_STATUSES)

@@ -13,7 +13,7 @@ from toolkit.cli.render import console, print_error
 from toolkit.db import connect
 from toolkit.migrations.options import OnError, SchemaOutcome
 from toolkit.migrations.runner import upgrade_all
-from toolkit.registry import MIGRATED_STATUSES, find_tenants, list_tenants, registry_exists
+from toolkit.registry import tenants_to_migrate
 
 app = typer.Typer(help="Upgrade the database: core first, then every tenant schema.")
 
@@ -60,8 +60,4 @@ def upgrade(
 def _count_tenants(engine: Engine, refs: list[str] | None) -> int:
     """How many tenants the run will visit, for the progress bar (0 on a fresh database)."""
     with connect(engine) as connection:
-        if refs:
-            return len(find_tenants(connection, refs))
-        if not registry_exists(connection):
-            return 0
-        return len(list_tenants(connection, statuses=MIGRATED_STATUSES))
+        return len(tenants_to_migrate(connection, refs or None))

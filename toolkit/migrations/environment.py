@@ -31,7 +31,7 @@ from toolkit.errors import (
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
 from toolkit.migrations.options import CONNECTION_ATTR, OnError, RunOptions, SchemaOutcome
 from toolkit.naming import normalize_tenant_ref, schema_for
-from toolkit.registry import MIGRATED_STATUSES, find_tenants, list_tenants, registry_exists
+from toolkit.registry import tenants_to_migrate
 from toolkit.sql import create_schema, set_local_search_path
 
 log = logging.getLogger("tenantctl.migrations")
@@ -139,12 +139,7 @@ class _Run:
             raise MigrationFailed(failures, stopped_early=stopped_early)
 
     def _tenant_schemas(self, connection: Connection) -> list[str]:
-        if self.options.tenants is not None:
-            records = find_tenants(connection, self.options.tenants)
-        elif not registry_exists(connection):
-            return []  # a fresh database: core has never run, so no tenant can exist yet
-        else:
-            records = list_tenants(connection, statuses=MIGRATED_STATUSES)
+        records = tenants_to_migrate(connection, self.options.tenants)
         return [record.database_schema for record in records]
 
     # -- configuration per schema -----------------------------------------------------------
