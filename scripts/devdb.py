@@ -14,13 +14,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
-from sqlalchemy.engine import make_url
 
-from toolkit.db import mask_url
+from toolkit.db import check_reachable, make_engine, mask_url
+from toolkit.errors import TenantctlError
 from toolkit.sql import quote_identifier
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -49,18 +48,13 @@ def main() -> int:
 
 
 def _reachable(url: str) -> bool:
-    parsed = make_url(url)
+    engine = make_engine(url)
     try:
-        psycopg.connect(
-            host=parsed.host,
-            port=parsed.port or 5432,
-            user=parsed.username,
-            password=parsed.password,
-            dbname=parsed.database,
-            connect_timeout=5,
-        ).close()
-    except psycopg.OperationalError:
+        check_reachable(engine)
+    except TenantctlError:
         return False
+    finally:
+        engine.dispose()
     return True
 
 
@@ -140,11 +134,7 @@ def _local_cluster_port() -> int:
         check=True,
         stdout=sys.stderr,
     )
-    port_file.write_text(str(port))
-    for _ in range(50):
-        if _listening(port):
-            break
-        time.sleep(0.1)
+    port_file.write_text(str(port))  # pg_ctl -w has waited until the server accepts connections
     print(
         f"devdb: local PostgreSQL on port {port}; stop it with "
         f"{_pg_bin('pg_ctl')} -D {PGDATA} stop",
