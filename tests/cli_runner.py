@@ -32,9 +32,12 @@ def run_cli(args: list[str], url: URL | str | None, **env: str) -> subprocess.Co
     )
 
 
-def alembic(url: URL | str | None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``alembic -c alembic.ini ARGS`` against ``url``."""
-    command = [sys.executable, "-m", "alembic", "-c", str(alembic_ini_path()), *args]
+def alembic(
+    url: URL | str | None, *args: str, ini: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``alembic -c INI ARGS`` against ``url``; INI defaults to the project's alembic.ini."""
+    config_file = ini or alembic_ini_path()
+    command = [sys.executable, "-m", "alembic", "-c", str(config_file), *args]
     return run_cli(command, url, **env)
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import ast
 import configparser
-import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from cli_runner import alembic
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -26,7 +25,6 @@ from sqlalchemy import (
     Table,
     text,
 )
-from sqlalchemy.engine import URL
 
 from models import TenantBase
 from toolkit import downgrade_all, upgrade_all
@@ -140,20 +138,6 @@ def scratch_ini(tmp_path: Path) -> Iterator[Path]:
         parser.write(handle)
     yield ini
     assert _versions_tree() == before, "a revision was generated into the project's tree"
-
-
-def _alembic_with(ini: Path, url: URL, *args: str) -> subprocess.CompletedProcess[str]:
-    """The alembic CLI in a subprocess, with config file ``ini`` and DATABASE_URL=``url``."""
-    environment = dict(os.environ, DATABASE_URL=url.render_as_string(hide_password=False))
-    return subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", str(ini), *args],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _generated(tmp_ini: Path, branch: str) -> list[Path]:
@@ -283,8 +267,7 @@ def test_autogenerate_at_head_finds_no_difference_between_models_and_migrations(
     _register_unmigrated_tenant(blank_engine, "x")
     upgrade_all(blank_engine)
 
-    result = _alembic_with(
-        scratch_ini,
+    result = alembic(
         blank_url,
         "revision",
         "--autogenerate",
@@ -292,6 +275,7 @@ def test_autogenerate_at_head_finds_no_difference_between_models_and_migrations(
         f"{branch}@head",
         "-m",
         "check",
+        ini=scratch_ini,
     )
 
     assert result.returncode == 0, result.stderr
