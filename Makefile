@@ -42,7 +42,7 @@ revision-tenant: install
 demo: install
 	@url="$(DB_URL)" && export DATABASE_URL="$$url" && \
 	echo "demo database: $$($(PY) -c 'import sys, toolkit; print(toolkit.mask_url(sys.argv[1]))' "$$url")" && \
-	$(TENANTCTL) db upgrade && \
+	$(TENANTCTL) migrate up && \
 	for sub in $(DEMO_TENANTS); do \
 	  if $(TENANTCTL) tenant list --json | grep -q "\"subdomain\": \"$$sub\""; then \
 	    echo "tenant $$sub exists"; \

@@ -1,7 +1,7 @@
 """Alembic environment of tenantctl: core first, then every tenant schema.
 
 All the work is in ``toolkit.migrations.environment``; this file only hands over and turns
-the toolkit's errors into one ``FAILED:`` line and exit status 1 for the alembic command.
+the toolkit's errors into one ``FAILED:`` line and the exit codes of ``toolkit.exit_codes``.
 """
 
 import logging.config
@@ -10,6 +10,7 @@ import sys
 from alembic import context
 
 from toolkit.errors import TenantctlError
+from toolkit.exit_codes import exit_code_for
 from toolkit.migrations.environment import run_migrations
 from toolkit.migrations.options import RAISE_ERRORS_ATTR
 
@@ -25,4 +26,4 @@ except TenantctlError as exc:
     if config.attributes.get(RAISE_ERRORS_ATTR):
         raise
     print(f"FAILED: {exc}", file=sys.stderr)
-    raise SystemExit(1) from None
+    raise SystemExit(exit_code_for(exc)) from None

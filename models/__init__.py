@@ -14,6 +14,13 @@ from models.core import (
     TenantUser,
     TenantUserRole,
 )
+from models.journal import (
+    MigrationRun,
+    MigrationStep,
+    RevisionChecksum,
+    RunOutcome,
+    StepStatus,
+)
 from models.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
 from models.tenant import (
     CanvasConfig,
@@ -37,13 +44,18 @@ __all__ = [
     "CoreBase",
     "DesignImage",
     "EtsyProductTemplate",
+    "MigrationRun",
+    "MigrationStep",
     "Mockup",
     "MockupStatus",
     "Order",
     "OrderPlatform",
     "OrderStatus",
+    "RevisionChecksum",
+    "RunOutcome",
     "SizeConfig",
     "SoftDeleteMixin",
+    "StepStatus",
     "SubscriptionStatus",
     "Tenant",
     "TenantApiKey",

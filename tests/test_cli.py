@@ -23,8 +23,8 @@ def _tenants(url):
     return [tenant["subdomain"] for tenant in json.loads(result.stdout)]
 
 
-def test_db_upgrade_then_create_list_and_drop(blank_url):
-    assert tenantctl(blank_url, "db", "upgrade").returncode == 0
+def test_migrate_up_then_create_list_and_drop(blank_url):
+    assert tenantctl(blank_url, "migrate", "up").returncode == 0
     created = tenantctl(blank_url, "tenant", "create", "acme", "--company", "Acme", "--json")
     assert created.returncode == 0, created.stderr
     assert json.loads(created.stdout)["database_schema"] == "tenant_acme"
@@ -103,13 +103,13 @@ def test_archived_tenants_do_not_count_as_behind(db_url, engine, make_tenants):
     assert tenantctl(db_url, "migrate", "status").returncode == 0
 
 
-def test_db_upgrade_reports_failed_tenant_and_exits_1(db_url, engine, make_tenants):
+def test_migrate_up_continue_on_error_reports_failed_tenant_and_exits_4(db_url, engine, make_tenants):
     make_tenants("acme", "globex")
     downgrade_all(engine, "tenant@base")
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE tenant_acme.users (x int)"))
-    result = tenantctl(db_url, "db", "upgrade", "--on-error", "continue")
-    assert result.returncode == 1
+    result = tenantctl(db_url, "migrate", "up", "--continue-on-error")
+    assert result.returncode == 4
     assert "Traceback" not in result.stderr
     assert "tenant_acme" in result.stderr
     payload = json.loads(tenantctl(db_url, "migrate", "status", "--json").stdout)

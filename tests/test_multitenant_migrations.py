@@ -155,14 +155,14 @@ def test_downgrade_tenant_base_leaves_core_at_head(db_url, engine, make_tenants)
     assert _tables(engine, "core") >= CORE_TABLES
 
 
-def test_downgrade_core_minus_one_leaves_tenant_schemas_alone(db_url, engine, make_tenants):
+def test_downgrade_core_to_base_leaves_tenant_schemas_alone(db_url, engine, make_tenants):
     schemas = make_tenants("acme")
     downgrade_all(engine, "tenant@base")
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM core.tenants"))
         connection.execute(text('CREATE TABLE "tenant_acme".marker (x int)'))
 
-    result = alembic(db_url, "downgrade", "core@-1")
+    result = alembic(db_url, "downgrade", "core@base")
 
     assert result.returncode == 0, _output(result)
     assert _versions(engine, "core")["core"] == ()
@@ -350,7 +350,8 @@ def test_upgrade_heads_sql_prints_core_then_one_transaction_per_tenant_and_write
     core, *tenants = _blocks(result.stdout)
     assert 'CREATE SCHEMA IF NOT EXISTS "core"' in core
     assert "CREATE TABLE core.alembic_version" in core
-    assert f"INSERT INTO core.alembic_version (version_num) VALUES ('{HEADS.core[0]}')" in core
+    assert "INSERT INTO core.alembic_version (version_num) VALUES ('0001core')" in core
+    assert f"UPDATE core.alembic_version SET version_num='{HEADS.core[0]}'" in core
     assert "tenant_acme" not in core
     assert len(tenants) == 2
     for block, schema in zip(tenants, ["tenant_acme", "tenant_beta"], strict=True):

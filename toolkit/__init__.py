@@ -9,6 +9,7 @@ from toolkit.errors import (
     ConfigurationError,
     DatabaseUnreachable,
     InvalidSubdomain,
+    LockBusy,
     MigrationFailed,
     RevisionTargetError,
     SchemaNotReady,
@@ -16,9 +17,11 @@ from toolkit.errors import (
     TenantExists,
     TenantNotFound,
 )
-from toolkit.migrations.options import OnError, SchemaOutcome
+from toolkit.migrations.events import RunFinished, RunStarted, SchemaOutcome
+from toolkit.migrations.options import Limits, OnError, RunOptions
 from toolkit.migrations.runner import RunReport, downgrade_all, upgrade_all
 from toolkit.migrations.status import MigrationStatus, migration_status
+from toolkit.migrations.targeting import Selection
 from toolkit.naming import normalize_tenant_ref, schema_for, validate_subdomain
 from toolkit.provisioning import create_tenant, drop_tenant
 from toolkit.registry import TenantRecord, find_tenant, list_tenants
@@ -29,13 +32,19 @@ __all__ = [
     "ConfigurationError",
     "DatabaseUnreachable",
     "InvalidSubdomain",
+    "Limits",
+    "LockBusy",
     "MigrationFailed",
     "MigrationStatus",
     "OnError",
     "RevisionTargetError",
+    "RunFinished",
+    "RunOptions",
     "RunReport",
+    "RunStarted",
     "SchemaNotReady",
     "SchemaOutcome",
+    "Selection",
     "Settings",
     "TenantExists",
     "TenantNotFound",

@@ -15,6 +15,10 @@ class ConfigurationError(TenantctlError):
     """Settings are missing or invalid (for example no database URL)."""
 
 
+class InvalidOption(ConfigurationError):
+    """A command option or ``-x`` argument has a value that cannot be used."""
+
+
 class InvalidSubdomain(TenantctlError, ValueError):
     """A subdomain or schema name fails validation; raised before any SQL is sent."""
 
@@ -39,6 +43,18 @@ class RevisionTargetError(TenantctlError):
     """A revision argument does not say which branch (core or tenant) it addresses."""
 
 
+class LockBusy(TenantctlError):
+    """Another migration run holds the rollout lock and did not release it in time."""
+
+
+class PlanOutdated(TenantctlError):
+    """A tenant's revision changed between planning and migrating it; nothing was applied."""
+
+
+class RunNotFound(TenantctlError):
+    """No journaled migration run has the given id."""
+
+
 @dataclass(frozen=True)
 class TenantFailure:
     """One tenant whose migration failed and was rolled back."""
@@ -48,18 +64,34 @@ class TenantFailure:
 
 
 class MigrationFailed(TenantctlError):
-    """Core or at least one tenant failed to migrate; each failed tenant was rolled back alone."""
+    """Core or at least one tenant failed to migrate; each failed tenant was rolled back alone.
 
-    def __init__(self, failures: Sequence[TenantFailure], *, stopped_early: bool) -> None:
+    ``stopped_early`` means the run was aborted (fail-fast or a failed canary), so some
+    tenants were never started; otherwise every selected tenant was attempted.
+    """
+
+    def __init__(
+        self,
+        failures: Sequence[TenantFailure],
+        *,
+        stopped_early: bool,
+        run_id: int | None = None,
+    ) -> None:
         self.failures = tuple(failures)
         self.stopped_early = stopped_early
-        named = "; ".join(f"{failure.schema}: {failure.error}" for failure in self.failures)
+        self.run_id = run_id
+        shown = self.failures[:5]
+        named = "; ".join(f"{failure.schema}: {failure.error}" for failure in shown)
+        if len(self.failures) > len(shown):
+            named += f"; and {len(self.failures) - len(shown)} more"
         tail = (
-            "stopped at the first failure (-x on_error=continue migrates the rest)"
+            "the run was aborted: no tenant started after the failure (--continue-on-error, "
+            "or -x on_error=continue, migrates the rest)"
             if stopped_early
             else "the other tenants were migrated"
         )
+        again = f"`tenantctl migrate resume {run_id}`" if run_id is not None else "the same command"
         super().__init__(
             f"{len(self.failures)} schema(s) failed and were rolled back ({named}); {tail}. "
-            "Fix the cause and run the upgrade again: migrated tenants are skipped."
+            f"Fix the cause and run {again}: tenants already migrated are skipped."
         )

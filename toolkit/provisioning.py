@@ -11,7 +11,9 @@ from toolkit.db import connect
 from toolkit.errors import SchemaNotReady, TenantExists
 from toolkit.migrations.branches import TENANT
 from toolkit.migrations.config import alembic_config
+from toolkit.migrations.options import RunOptions
 from toolkit.migrations.status import Heads, version_of
+from toolkit.migrations.targeting import Selection
 from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant, require_registry
 from toolkit.sql import create_schema, drop_schema
@@ -49,9 +51,8 @@ def create_tenant(
             raise _exists(subdomain) from None
         connection.execute(text(create_schema(schema)))
         # env.py sees the open transaction and migrates the tenant inside a savepoint of it.
-        command.upgrade(
-            alembic_config(connection=connection, tenants=[subdomain]), f"{TENANT}@head"
-        )
+        options = RunOptions(selection=Selection(tenants=(subdomain,)))
+        command.upgrade(alembic_config(connection=connection, options=options), f"{TENANT}@head")
         connection.execute(
             update(Tenant)
             .where(Tenant.subdomain == subdomain)
@@ -79,7 +80,7 @@ def _require_core_at_head(connection: Connection, heads: Heads) -> None:
     if set(current) != set(heads.core):
         raise SchemaNotReady(
             f"schema core is at {', '.join(current) or 'base'}, not at head "
-            f"{', '.join(heads.core)}: run `tenantctl db upgrade` first"
+            f"{', '.join(heads.core)}: run `tenantctl migrate up` first"
         )
 
 

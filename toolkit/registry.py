@@ -11,9 +11,8 @@ from models import Tenant, TenantStatus
 from toolkit.errors import SchemaNotReady, TenantNotFound
 from toolkit.naming import normalize_tenant_ref
 
-MIGRATED_STATUSES: tuple[str, ...] = tuple(
-    status.value for status in TenantStatus if status is not TenantStatus.ARCHIVED
-)
+# Who a run migrates by default: not tenants still provisioning, nor archived ones.
+MIGRATED_STATUSES: tuple[str, ...] = (TenantStatus.ACTIVE.value, TenantStatus.SUSPENDED.value)
 _RECORD_COLUMNS = (
     Tenant.subdomain,
     Tenant.database_schema,
@@ -80,15 +79,3 @@ def find_tenants(connection: Connection, refs: Sequence[str]) -> list[TenantReco
 def find_tenant(connection: Connection, ref: str) -> TenantRecord:
     """The one tenant named by ``ref``; TenantNotFound if there is none."""
     return find_tenants(connection, [ref])[0]
-
-
-def tenants_to_migrate(
-    connection: Connection, refs: Sequence[str] | None = None
-) -> list[TenantRecord]:
-    """The tenants a migration run visits: those named by ``refs`` (any status), else every
-    tenant not archived. A fresh database, where core has never run, has none."""
-    if refs is not None:
-        return find_tenants(connection, refs)
-    if not registry_exists(connection):
-        return []
-    return list_tenants(connection, statuses=MIGRATED_STATUSES)

@@ -1,8 +1,7 @@
 """The ``tenantctl`` root command: global options and the command groups.
 
-Exit codes: 0 success; 1 error (database unreachable, tenant exists or not found, a failed
-migration); 2 usage error or invalid input such as a bad subdomain; 3 ``migrate status``
-found something behind head.
+Exit codes are those of ``toolkit.exit_codes``: 0 success, 1 error, 2 invalid input, 3 a
+check failed, 4 some tenants failed, 5 run aborted, 6 migration lock busy.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli import db, migrate, tenant
+from toolkit.cli import migrate, tenant
 from toolkit.cli.context import CliState
 from toolkit.settings import Settings
 
@@ -21,7 +20,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(db.app, name="db")
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(migrate.app, name="migrate")
 

@@ -7,17 +7,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import typer
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from toolkit.cli.render import print_error
 from toolkit.db import make_engine
-from toolkit.errors import InvalidSubdomain, TenantctlError
+from toolkit.errors import TenantctlError
+from toolkit.exit_codes import exit_code_for
+from toolkit.migrations.config import alembic_config
 from toolkit.settings import Settings
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_BEHIND = 3
 
 
 @dataclass
@@ -32,6 +30,10 @@ class CliState:
         if self._engine is None:
             self._engine = make_engine(self.settings.require_database_url())
         return self._engine
+
+    def scripts(self) -> ScriptDirectory:
+        """The project's Alembic script directory."""
+        return ScriptDirectory.from_config(alembic_config())
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -51,13 +53,11 @@ def state(ctx: typer.Context) -> CliState:
 def user_errors() -> Iterator[None]:
     """Turn the toolkit's errors into one red line and an exit code, never a traceback.
 
-    Invalid input (a bad subdomain) exits 2 like any usage error; everything else exits 1.
+    The codes are those of ``toolkit.exit_codes``: invalid input exits 2 like any usage
+    error, failed or aborted migrations and a busy lock have codes of their own.
     """
     try:
         yield
-    except InvalidSubdomain as exc:
-        print_error(str(exc))
-        raise typer.Exit(EXIT_USAGE) from None
     except TenantctlError as exc:
         print_error(str(exc))
-        raise typer.Exit(EXIT_ERROR) from None
+        raise typer.Exit(exit_code_for(exc)) from None

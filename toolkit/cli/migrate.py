@@ -1,36 +1,214 @@
-"""``tenantctl migrate``: where core and each tenant stand against head."""
+"""``tenantctl migrate``: roll migrations out over core and the tenants, and inspect them."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
-from toolkit.cli.context import EXIT_BEHIND, state, user_errors
+from toolkit.cli.context import state, user_errors
+from toolkit.cli.progress import RunDisplay
 from toolkit.cli.render import console, print_json, table
 from toolkit.db import connect
+from toolkit.errors import SchemaNotReady
+from toolkit.exit_codes import EXIT_CHECK_FAILED
+from toolkit.migrations import journal
+from toolkit.migrations.branches import BranchIndex
+from toolkit.migrations.checksums import changed_revisions
+from toolkit.migrations.options import Limits, OnError, RunOptions
+from toolkit.migrations.runner import downgrade_all, resume_run, upgrade_all
 from toolkit.migrations.status import MigrationStatus, migration_status
+from toolkit.migrations.targeting import Selection
+from toolkit.naming import normalize_tenant_ref, schema_for
 
-app = typer.Typer(help="Inspect migrations across core and every tenant.")
+app = typer.Typer(help="Migrate core and the tenants, and inspect where they stand.")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (one event per line).")]
+Tenants = Annotated[
+    str | None, typer.Option("--tenants", help="Only these tenants: acme,globex (any status).")
+]
+Where = Annotated[
+    list[str] | None,
+    typer.Option("--where", help="Filter: plan=pro, status=active (repeatable; ANDed)."),
+]
+Canary = Annotated[
+    int | None, typer.Option(min=1, help="Migrate N tenants first; stop if any of them fails.")
+]
+Shard = Annotated[str | None, typer.Option(help="Only shard I/N of the tenants, e.g. 2/4.")]
+Workers = Annotated[int, typer.Option(min=1, help="Worker processes migrating tenants.")]
+ContinueOnError = Annotated[
+    bool,
+    typer.Option(
+        "--continue-on-error/--fail-fast",
+        help="After a tenant fails: migrate the rest, or start no other tenant (default).",
+    ),
+]
+LockWait = Annotated[
+    float, typer.Option(min=0, help="Seconds to wait for another run's lock before giving up.")
+]
+LockTimeout = Annotated[
+    float, typer.Option(min=0.001, help="lock_timeout per tenant transaction, in seconds.")
+]
+StatementTimeout = Annotated[
+    float, typer.Option(min=0.001, help="statement_timeout per tenant transaction, in seconds.")
+]
+LockRetries = Annotated[
+    int, typer.Option(min=0, help="Retries, with backoff, of a tenant that hit lock_timeout.")
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+
+
+def _options(
+    tenants: str | None,
+    where: list[str] | None,
+    canary: int | None,
+    shard: str | None,
+    workers: int,
+    continue_on_error: bool,
+    lock_wait: float,
+    lock_timeout: float,
+    statement_timeout: float,
+    lock_retries: int,
+    dry_run: bool,
+) -> RunOptions:
+    selection = Selection(canary=canary)
+    if tenants is not None:
+        selection = replace(
+            selection, tenants=tuple(ref.strip() for ref in tenants.split(",") if ref.strip())
+        )
+    for condition in where or []:
+        selection = selection.with_where(condition)
+    if shard is not None:
+        selection = selection.with_shard(shard)
+    return RunOptions(
+        selection=selection,
+        on_error=OnError.CONTINUE if continue_on_error else OnError.STOP,
+        workers=workers,
+        lock_wait=lock_wait,
+        limits=Limits(
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+            lock_retries=lock_retries,
+        ),
+        dry_run=dry_run,
+    )
+
+
+@app.command("up")
+def up(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Revision target.")] = "heads",
+    tenants: Tenants = None,
+    where: Where = None,
+    canary: Canary = None,
+    shard: Shard = None,
+    workers: Workers = 1,
+    continue_on_error: ContinueOnError = False,
+    lock_wait: LockWait = RunOptions.lock_wait,
+    lock_timeout: LockTimeout = Limits.lock_timeout,
+    statement_timeout: StatementTimeout = Limits.statement_timeout,
+    lock_retries: LockRetries = Limits.lock_retries,
+    dry_run: DryRun = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Resume the latest run instead.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Upgrade core, then the selected tenants (default: all active and suspended) to TARGET."""
+    with user_errors():
+        engine = state(ctx).engine()
+        if retry_failed:
+            with _display(as_json) as display:
+                report = resume_run(engine, workers=workers, on_event=display.handle)
+            if report is None:
+                console.print("the latest run finished; nothing to retry", highlight=False)
+            return
+        options = _options(
+            tenants, where, canary, shard, workers, continue_on_error,
+            lock_wait, lock_timeout, statement_timeout, lock_retries, dry_run,
+        )  # fmt: skip
+        with _display(as_json) as display:
+            upgrade_all(engine, target, options=options, on_event=display.handle)
+
+
+@app.command("down")
+def down(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Revision target, e.g. tenant@-1.")],
+    tenants: Tenants = None,
+    where: Where = None,
+    canary: Canary = None,
+    shard: Shard = None,
+    workers: Workers = 1,
+    continue_on_error: ContinueOnError = False,
+    lock_wait: LockWait = RunOptions.lock_wait,
+    lock_timeout: LockTimeout = Limits.lock_timeout,
+    statement_timeout: StatementTimeout = Limits.statement_timeout,
+    lock_retries: LockRetries = Limits.lock_retries,
+    dry_run: DryRun = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Downgrade the selected tenants (and core, if TARGET names it) to TARGET."""
+    with user_errors():
+        options = _options(
+            tenants, where, canary, shard, workers, continue_on_error,
+            lock_wait, lock_timeout, statement_timeout, lock_retries, dry_run,
+        )  # fmt: skip
+        with _display(as_json) as display:
+            downgrade_all(state(ctx).engine(), target, options=options, on_event=display.handle)
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(help="The run to resume (see `migrate history`).")],
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: the run's).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-run only what run RUN_ID left failed or never reached."""
+    with user_errors():
+        with _display(as_json) as display:
+            report = resume_run(
+                state(ctx).engine(), run_id, workers=workers, on_event=display.handle
+            )
+        if report is None:
+            console.print(f"run {run_id} finished; nothing to resume", highlight=False)
+
+
+@contextlib.contextmanager
+def _display(as_json: bool) -> Iterator[RunDisplay]:
+    display = RunDisplay(as_json=as_json)
+    try:
+        yield display
+    finally:
+        display.close()
 
 
 @app.command("status")
 def status(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    all_tenants: Annotated[
+        bool, typer.Option("--all", help="List every tenant, not only groups and problems.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show core's and each tenant's revision against head; exit 3 if anything is behind."""
+    """Tenants grouped by revision, failing tenants, and what is behind; exit 3 if any is."""
     with user_errors(), connect(state(ctx).engine()) as connection:
         result = migration_status(connection)
     if as_json:
-        print_json(_as_json(result))
+        print_json(_status_json(result))
     else:
-        _print_tables(result)
+        _print_status(result, all_tenants=all_tenants)
     if not result.up_to_date:
-        raise typer.Exit(EXIT_BEHIND)
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-def _as_json(result: MigrationStatus) -> dict[str, object]:
+def _status_json(result: MigrationStatus) -> dict[str, object]:
     return {
         "up_to_date": result.up_to_date,
         "core": {
@@ -39,6 +217,10 @@ def _as_json(result: MigrationStatus) -> dict[str, object]:
             "at_head": result.core_at_head,
         },
         "tenant_head": list(result.heads.tenant),
+        "groups": [
+            {"revisions": list(g.revisions), "tenants": g.tenants, "at_head": g.at_head}
+            for g in result.groups
+        ],
         "tenants": [
             {
                 "subdomain": version.tenant.subdomain,
@@ -50,30 +232,163 @@ def _as_json(result: MigrationStatus) -> dict[str, object]:
             for version in result.tenants
         ],
         "behind": [version.tenant.subdomain for version in result.tenants_behind],
+        "failing": [
+            {"schema": step.schema, "run_id": step.run_id, "error": step.error}
+            for step in result.failing
+        ],
     }
 
 
-def _print_tables(result: MigrationStatus) -> None:
+_SHOWN = 20
+
+
+def _print_status(result: MigrationStatus, *, all_tenants: bool) -> None:
     def mark(ok: bool) -> str:
         return "[green]at head[/]" if ok else "[red]behind[/]"
 
-    core_row = [
-        "core",
-        ", ".join(result.core_revisions) or "base",
-        ", ".join(result.heads.core),
-        mark(result.core_at_head),
-    ]
-    rows = [core_row] + [
-        [
-            f"{v.tenant.subdomain} ({v.tenant.status})",
-            ", ".join(v.revisions) or "base",
-            ", ".join(result.heads.tenant),
-            mark(v.at_head),
-        ]
-        for v in result.tenants
-    ]
-    console.print(table("migration status", ["schema", "current", "head", "state"], rows))
-    behind = len(result.tenants_behind) + (0 if result.core_at_head else 1)
+    core = ", ".join(result.core_revisions) or "base"
     console.print(
-        "everything is at head" if behind == 0 else f"[red]{behind} schema(s) behind head[/]"
+        f"core: {core} ({mark(result.core_at_head)}; head {', '.join(result.heads.core)})"
     )
+    rows = [
+        [", ".join(group.revisions) or "base", str(group.tenants), mark(group.at_head)]
+        for group in result.groups
+    ]
+    console.print(table("tenants by revision", ["revision", "tenants", "state"], rows))
+    if result.failing:
+        console.print(
+            table(
+                "tenants whose last migration failed",
+                ["schema", "run", "error"],
+                [[s.schema, str(s.run_id), s.error or ""] for s in result.failing[:_SHOWN]],
+            )
+        )
+    behind = result.tenants_behind
+    shown = result.tenants if all_tenants else behind[:_SHOWN]
+    if shown:
+        console.print(
+            table(
+                "tenants" if all_tenants else "tenants behind head",
+                ["tenant", "status", "revision", "state"],
+                [
+                    [
+                        v.tenant.subdomain,
+                        v.tenant.status,
+                        ", ".join(v.revisions) or "base",
+                        mark(v.at_head),
+                    ]
+                    for v in shown
+                ],
+            )
+        )
+    if len(behind) > len(shown) and not all_tenants:
+        console.print(f"... and {len(behind) - len(shown)} more (--all or --json lists them)")
+    count = len(behind) + (0 if result.core_at_head else 1)
+    console.print(
+        "everything is at head" if count == 0 else f"[red]{count} schema(s) behind head[/]"
+    )
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", "-t", help="One tenant's steps instead of runs.")
+    ] = None,
+    run: Annotated[int | None, typer.Option("--run", help="One run's steps.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many rows, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Past runs (who, when, target, outcome), or the steps of one tenant or one run."""
+    with user_errors(), connect(state(ctx).engine()) as connection:
+        if not journal.journal_exists(connection):
+            raise SchemaNotReady("core has no migration journal yet: run `tenantctl migrate up`")
+        if tenant is None and run is None:
+            runs = journal.runs(connection, limit=limit)
+            steps = []
+        else:
+            schema = schema_for(normalize_tenant_ref(tenant)) if tenant is not None else None
+            steps = journal.steps(connection, schema=schema, run_id=run, limit=limit)
+            runs = []
+    if as_json:
+        print_json([vars(record) for record in (runs or steps)])
+        return
+    if runs:
+        console.print(
+            table(
+                "migration runs",
+                ["run", "command", "target", "started", "by", "outcome", "done", "failed", "left"],
+                [
+                    [
+                        str(r.id),
+                        r.command,
+                        r.target,
+                        f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+                        f"{r.started_by}@{r.host}",
+                        r.outcome,
+                        str(r.done),
+                        str(r.failed),
+                        str(r.pending),
+                    ]
+                    for r in runs
+                ],
+            )
+        )
+    elif steps:
+        console.print(
+            table(
+                "migration steps",
+                ["run", "schema", "from", "to", "status", "ms", "error"],
+                [
+                    [
+                        str(s.run_id),
+                        s.schema,
+                        ", ".join(s.from_revisions) or "base",
+                        ", ".join(s.to_revisions) or "base",
+                        s.status,
+                        "" if s.duration_ms is None else str(s.duration_ms),
+                        s.error or "",
+                    ]
+                    for s in steps
+                ],
+            )
+        )
+    else:
+        console.print("nothing journaled yet", highlight=False)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List revisions whose file changed after it was applied anywhere; exit 3 if any did."""
+    with user_errors(), connect(state(ctx).engine()) as connection:
+        if not journal.journal_exists(connection):
+            raise SchemaNotReady("core has no migration journal yet: run `tenantctl migrate up`")
+        script = state(ctx).scripts()
+        changed = changed_revisions(connection, script, BranchIndex.build(script))
+    if as_json:
+        print_json([vars(change) for change in changed])
+    elif changed:
+        console.print(
+            table(
+                "revision files changed after they were applied",
+                ["revision", "branch", "file", "applied as", "file now", "first applied"],
+                [
+                    [
+                        c.revision,
+                        c.branch,
+                        c.path,
+                        ", ".join(checksum[:12] for checksum in c.recorded),
+                        c.current[:12] if c.current else "(missing)",
+                        f"{c.first_applied_at:%Y-%m-%d %H:%M:%S}",
+                    ]
+                    for c in changed
+                ],
+            )
+        )
+    else:
+        console.print("every applied revision matches its file", highlight=False)
+    if changed:
+        raise typer.Exit(EXIT_CHECK_FAILED)

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.context import EXIT_USAGE, state, user_errors
+from toolkit.cli.context import state, user_errors
 from toolkit.cli.render import console, print_error, print_json, table
 from toolkit.db import connect
+from toolkit.exit_codes import EXIT_USAGE
 from toolkit.provisioning import create_tenant, drop_tenant
 from toolkit.registry import list_tenants
 

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from alembic.config import Config
 from sqlalchemy import Connection
 
 from toolkit.errors import ConfigurationError
+from toolkit.migrations.events import EventHandler
 from toolkit.migrations.options import (
     CONNECTION_ATTR,
-    ON_ERROR_ATTR,
-    ON_SCHEMA_DONE_ATTR,
+    ON_EVENT_ATTR,
+    OPTIONS_ATTR,
     RAISE_ERRORS_ATTR,
-    TENANTS_ATTR,
     URL_ATTR,
-    OnError,
-    SchemaOutcome,
+    RunOptions,
 )
 
 ALEMBIC_INI_ENV = "TENANTCTL_ALEMBIC_INI"
@@ -40,20 +38,22 @@ def alembic_config(
     *,
     url: str | None = None,
     connection: Connection | None = None,
-    tenants: Sequence[str] | None = None,
-    on_error: OnError = OnError.STOP,
-    on_schema_done: Callable[[SchemaOutcome], None] | None = None,
+    options: RunOptions | None = None,
+    on_event: EventHandler | None = None,
 ) -> Config:
-    """A Config whose env.py run uses ``connection`` (or ``url``) and raises typed errors."""
+    """A Config whose env.py run uses ``connection`` (or ``url``) and raises typed errors.
+
+    With ``connection`` the run works inside the caller's transaction, in this process,
+    without the rollout lock or the journal (that is how a new tenant is provisioned).
+    """
     config = Config(str(alembic_ini_path()))
     config.attributes[RAISE_ERRORS_ATTR] = True
-    config.attributes[ON_ERROR_ATTR] = on_error
+    if options is not None:
+        config.attributes[OPTIONS_ATTR] = options
     if url is not None:
         config.attributes[URL_ATTR] = url
     if connection is not None:
         config.attributes[CONNECTION_ATTR] = connection
-    if tenants is not None:
-        config.attributes[TENANTS_ATTR] = tuple(tenants)
-    if on_schema_done is not None:
-        config.attributes[ON_SCHEMA_DONE_ATTR] = on_schema_done
+    if on_event is not None:
+        config.attributes[ON_EVENT_ATTR] = on_event
     return config

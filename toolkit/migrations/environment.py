@@ -1,11 +1,15 @@
-"""The body of ``alembic/env.py``: migrate core, then every tenant schema, one transaction each.
+"""The body of ``alembic/env.py``: migrate core, then the selected tenant schemas.
 
-* Core keeps its version table in ``core``; each tenant keeps one in its own schema.
-* A tenant's DDL and its version row commit together: each tenant runs in its own transaction
-  (a savepoint when the caller already holds a transaction). A failed tenant is rolled back
-  alone, and the run stops or continues as ``on_error`` says.
-* Tenant revisions name no schema. Inside a tenant's transaction, ``SET LOCAL search_path``
-  points them at the tenant; nothing outlives the transaction.
+* ``upgrade``, ``downgrade`` and ``stamp`` run as a *rollout*: one run at a time (advisory
+  lock), tenants read and grouped by revision in one pass, each group's SQL rendered once and
+  replayed per tenant (by worker processes when asked), every step journaled in ``core``.
+* Core keeps its version table in ``core`` and always runs through Alembic, in its own
+  transaction, before the tenants.
+* A tenant's DDL, its version row and its journal row commit together: each tenant runs in
+  its own transaction (a savepoint when the caller already holds one), with ``SET LOCAL``
+  search path and timeouts; nothing outlives the transaction.
+* Read-only commands (``current``) visit each tenant through Alembic; autogenerate compares
+  the models with a scratch schema; ``--sql`` prints one block per tenant.
 """
 
 from __future__ import annotations
@@ -17,27 +21,37 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from alembic.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationStep, RevisionStep
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.pool import NullPool
 
 from models import CORE_SCHEMA, CoreBase, TenantBase
 from toolkit.db import connect, make_engine
-from toolkit.errors import (
-    ConfigurationError,
-    MigrationFailed,
-    RevisionTargetError,
-    TenantFailure,
-)
+from toolkit.errors import ConfigurationError, RevisionTargetError
+from toolkit.migrations.apply import TenantMigrator, WorkerPlan, one_line
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
-from toolkit.migrations.options import CONNECTION_ATTR, OnError, RunOptions, SchemaOutcome
+from toolkit.migrations.checksums import record_sql, revision_files
+from toolkit.migrations.events import EventHandler, PlanGroup, SchemaOutcome
+from toolkit.migrations.journal import journal_exists
+from toolkit.migrations.lock import rollout_lock
+from toolkit.migrations.options import (
+    CONNECTION_ATTR,
+    ON_EVENT_ATTR,
+    database_url,
+    options_from_config,
+)
+from toolkit.migrations.plan import TenantPlan, end_revisions, plan_tenants, with_checksums
+from toolkit.migrations.rollout import Rollout
+from toolkit.migrations.status import read_versions
+from toolkit.migrations.targeting import schemas_of, select_tenants
 from toolkit.naming import normalize_tenant_ref, schema_for
-from toolkit.registry import tenants_to_migrate
 from toolkit.sql import create_schema, set_local_search_path
 
 log = logging.getLogger("tenantctl.migrations")
 
 VERSION_TABLE = "alembic_version"
 AUTOGENERATE_SCHEMA = "tenantctl_autogenerate"
+_COMMAND_NAMES = {"upgrade": "upgrade", "downgrade": "downgrade", "do_stamp": "stamp"}
 
 
 class _Run:
@@ -47,16 +61,21 @@ class _Run:
         self.context = context
         self.script = context.script
         self.index = BranchIndex.build(self.script)  # once per command, not per tenant
-        self.options = RunOptions.from_config(
-            context.config, context.get_x_argument(as_dictionary=True)
-        )
+        config = context.config
+        self.options = options_from_config(config, context.get_x_argument(as_dictionary=True))
+        self.url = database_url(config)
+        self.on_event: EventHandler | None = config.attributes.get(ON_EVENT_ATTR)
         # configure() writes its options into context_opts; keep the command's own function.
-        self.step_function: StepFunction = context.context_opts["fn"]
-        self.revision_context = context.context_opts.get("revision_context")
+        opts = context.context_opts
+        self.step_function: StepFunction = opts["fn"]
+        self.command = _COMMAND_NAMES.get(getattr(self.step_function, "__name__", ""), "")
+        self.revision_context = opts.get("revision_context")
+        self.mutating = "destination_rev" in opts and not opts.get("purge")
         if self.revision_context is not None:
             target = self.revision_context.command_args.get("head")
         else:
-            target = context.context_opts.get("destination_rev")
+            target = opts.get("destination_rev")
+        self.target = _target_text(target)
         self.branches = self.index.branches_for_target(self.script, target)
         if self.revision_context is not None and len(self.branches) != 1:
             raise RevisionTargetError(
@@ -69,78 +88,168 @@ class _Run:
     def run_online(self) -> None:
         connection = self.context.config.attributes.get(CONNECTION_ATTR)
         if connection is not None:
-            self._migrate(connection)
+            self._dispatch(connection, None)
             return
-        engine = self._engine()
+        url = self._require_url()
+        rollout = self.mutating and self.revision_context is None
+        lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if rollout and not self.options.dry_run:
+            lock = rollout_lock(url, wait=self.options.lock_wait)
+        engine = make_engine(url, poolclass=NullPool)
         try:
-            with connect(engine) as own_connection:
-                self._migrate(own_connection)
+            with lock, connect(engine) as own_connection:
+                if not rollout:
+                    self._dispatch(own_connection, None)
+                    return
+                with connect(engine) as journal_connection:
+                    self._dispatch(own_connection, journal_connection)
         finally:
             engine.dispose()
 
-    def _engine(self) -> Engine:
-        if not self.options.database_url:
+    def _require_url(self) -> str:
+        if not self.url:
             raise ConfigurationError(
                 "no database URL for alembic: set DATABASE_URL, e.g. "
                 "DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/app"
             )
-        return make_engine(self.options.database_url, poolclass=NullPool)
+        return self.url
 
-    def _migrate(self, connection: Connection) -> None:
+    def _dispatch(self, connection: Connection, journal_connection: Connection | None) -> None:
+        """Run the command; ``journal_connection`` is None when the caller owns ``connection``."""
         if self.revision_context is not None:
             self._autogenerate(connection)
-            return
-        # Resolve the tenants before core moves: an unknown -x tenant= then changes nothing,
-        # and a downgrade of core cannot take the registry away before the tenants are read.
-        schemas: list[str] = []
-        if TENANT in self.branches:
-            with _transaction(connection):
-                schemas = self._tenant_schemas(connection)
-        if CORE in self.branches:
-            self._migrate_core(connection)
-        if TENANT in self.branches:
-            self._migrate_tenants(connection, schemas)
+        elif self.mutating:
+            self._roll_out(connection, journal_connection)
+        else:
+            self._visit_each_schema(connection)
 
-    def _migrate_core(self, connection: Connection) -> None:
+    def _roll_out(self, connection: Connection, journal_connection: Connection | None) -> None:
+        """Plan from every selected tenant's revision, migrate core, then the tenants.
+
+        With a ``journal_connection`` the run owns ``connection`` and commits between phases
+        so that reads hold no locks; without one it works inside the caller's transaction.
+        """
+        owned = journal_connection is not None
+        # Tenants are resolved before core moves: an unknown tenant then changes nothing,
+        # and a downgrade of core cannot take the registry away before it is read.
+        records = []
+        if TENANT in self.branches:
+            records = select_tenants(connection, self.options.selection)
+        if owned:
+            connection.commit()  # read_versions then commits between chunks of schemas
+        versions = read_versions(connection, [CORE_SCHEMA, *schemas_of(records)])
+        if owned:
+            connection.commit()
+        core_from = versions.get(CORE_SCHEMA, ())
+        core_steps = self._core_steps(core_from)
+        plan = plan_tenants(
+            self.script, self.index, self._tenant_step_function(), records, versions
+        )
+        journaled = _journal_ready(journal_connection)
+        rollout = Rollout(
+            command=self.command,
+            target=self.target,
+            options=self.options,
+            on_event=self.on_event,
+            journal_connection=journal_connection if journaled else None,
+        )
+        rollout.start(_core_group(core_from, core_steps), plan, self._workers(plan, owned))
+        if self.options.dry_run:
+            return
+        if core_steps:
+            outcome = self._migrate_core(connection, core_from, core_steps)
+            # Core's migration may just have created the journal, or dropped it (downgrade).
+            if _journal_ready(journal_connection):
+                rollout.journal_connection = journal_connection
+                rollout.open_journal()
+            else:
+                rollout.journal_connection = None
+            rollout.record_core(outcome)
+            if not outcome.ok:
+                rollout.abort(not_reached=sum(len(members) for members in plan.members))
+                rollout.finish()  # raises MigrationFailed
+        if plan.groups:
+            self._migrate_tenants(connection, plan, rollout, owned=owned)
+        rollout.finish()
+
+    def _core_steps(self, core_from: tuple[str, ...]) -> list[MigrationStep]:
+        if CORE not in self.branches:
+            return []
+        return list(self.index.restrict(self.step_function, CORE)(core_from, None))
+
+    def _tenant_step_function(self) -> StepFunction:
+        return self.index.restrict(self.step_function, TENANT)
+
+    def _workers(self, plan: TenantPlan, owned: bool) -> int:
+        """Worker processes for the tenants: one (this process) on a caller's connection."""
+        planned = sum(len(members) for members in plan.members)
+        return max(1, min(self.options.workers, planned)) if owned else 1
+
+    def _migrate_core(
+        self, connection: Connection, core_from: tuple[str, ...], steps: Sequence[MigrationStep]
+    ) -> SchemaOutcome:
+        """Core through Alembic in one transaction, recording its revision files' checksums."""
         started = time.perf_counter()
+        core_to = end_revisions(core_from, steps)
+        applied = [
+            step.revision.revision
+            for step in steps
+            if isinstance(step, RevisionStep) and step.is_upgrade
+        ]
         try:
             with _transaction(connection):
                 connection.execute(text(create_schema(CORE_SCHEMA, if_not_exists=True)))
                 self._configure_core(connection)
                 self.context.run_migrations()
+                if applied and journal_exists(connection):
+                    sql = record_sql(revision_files(self.script, self.index, applied))
+                    if sql is not None:
+                        connection.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+        # Core's failure is reported like a tenant's, and stops the run before any tenant.
         except Exception as exc:
-            self._report(SchemaOutcome(CORE_SCHEMA, False, _since(started), _one_line(exc)))
-            failure = TenantFailure(CORE_SCHEMA, _one_line(exc))
-            raise MigrationFailed([failure], stopped_early=True) from exc
-        self._report(SchemaOutcome(CORE_SCHEMA, True, _since(started)))
+            return SchemaOutcome(
+                CORE_SCHEMA, False, _since(started), one_line(exc), core_from, core_to
+            )
+        return SchemaOutcome(CORE_SCHEMA, True, _since(started), None, core_from, core_to)
 
-    def _migrate_tenants(self, connection: Connection, schemas: Sequence[str]) -> None:
-        failures: list[TenantFailure] = []
-        stopped_early = False
-        for position, schema in enumerate(schemas, start=1):
-            log.info("schema %s", schema)
-            started = time.perf_counter()
-            try:
-                with _transaction(connection):
-                    connection.execute(text(set_local_search_path(schema)))
-                    self._configure_tenant(connection, schema)
-                    self.context.run_migrations()
-            # One tenant's failure must not stop the run from reporting it: any exception
-            # from its migration code is recorded against that tenant, which rolled back.
-            except Exception as exc:
-                failures.append(TenantFailure(schema, _one_line(exc)))
-                self._report(SchemaOutcome(schema, False, _since(started), _one_line(exc)))
-                if self.options.on_error is OnError.STOP:
-                    stopped_early = position < len(schemas)
-                    break
-            else:
-                self._report(SchemaOutcome(schema, True, _since(started)))
-        if failures:
-            raise MigrationFailed(failures, stopped_early=stopped_early)
+    def _migrate_tenants(
+        self, connection: Connection, plan: TenantPlan, rollout: Rollout, *, owned: bool
+    ) -> None:
+        if rollout.journal_connection is not None and self.command == "upgrade":
+            plan = with_checksums(plan, self.script, self.index)
+        worker_plan = WorkerPlan(
+            url=connection.engine.url.render_as_string(hide_password=False),
+            ini_path=self.context.config.config_file_name,
+            limits=self.options.limits,
+            groups=tuple(plan.groups),
+        )
+        migrator = None
+        if not owned:
+            migrator = TenantMigrator(worker_plan, connection=connection, script=self.script)
+        elif self._workers(plan, owned) == 1:
+            migrator = TenantMigrator(worker_plan, script=self.script)
+        try:
+            rollout.migrate_tenants(plan, worker_plan, migrator)
+        finally:
+            if migrator is not None:
+                migrator.close()
 
-    def _tenant_schemas(self, connection: Connection) -> list[str]:
-        records = tenants_to_migrate(connection, self.options.tenants)
-        return [record.database_schema for record in records]
+    # -- read-only commands (current, ...) --------------------------------------------------
+
+    def _visit_each_schema(self, connection: Connection) -> None:
+        """Run the command's function against core, then each selected tenant, via Alembic."""
+        schemas: list[str] = []
+        if TENANT in self.branches:
+            schemas = schemas_of(select_tenants(connection, self.options.selection))
+        if CORE in self.branches:
+            with _transaction(connection):
+                self._configure_core(connection)
+                self.context.run_migrations()
+        for schema in schemas:
+            with _transaction(connection):
+                connection.execute(text(set_local_search_path(schema)))
+                self._configure_tenant(connection, schema)
+                self.context.run_migrations()
 
     # -- configuration per schema -----------------------------------------------------------
 
@@ -216,7 +325,7 @@ class _Run:
         """Print SQL: core's block, then one block per tenant, each in BEGIN ... COMMIT."""
         if self.revision_context is not None:
             raise ConfigurationError("autogenerate cannot run with --sql; drop --sql")
-        url = self.options.database_url or "postgresql+psycopg://"
+        url = self.url or "postgresql+psycopg://"
         offline = {"url": url, "literal_binds": True, "dialect_name": "postgresql"}
         if CORE in self.branches:
             self._configure_core(None, **offline)
@@ -232,27 +341,20 @@ class _Run:
                     self.context.run_migrations()
 
     def _offline_tenant_schemas(self) -> list[str]:
-        if self.options.tenants is not None:
-            return [_schema_of_ref(ref) for ref in self.options.tenants]
-        if not self.options.database_url:
+        selection = self.options.selection
+        if selection.tenants is not None and not selection.where and selection.shard is None:
+            return schemas_of_refs(selection.tenants)
+        if not self.url:
             raise ConfigurationError(
                 "--sql needs the tenant list: pass -x tenant=SUB[,SUB...] or set DATABASE_URL "
                 "so it can be read from core.tenants"
             )
-        engine = self._engine()
+        engine: Engine = make_engine(self.url, poolclass=NullPool)
         try:
-            with connect(engine) as connection, _transaction(connection):
-                return self._tenant_schemas(connection)
+            with connect(engine) as connection:
+                return schemas_of(select_tenants(connection, selection))
         finally:
             engine.dispose()
-
-    def _report(self, outcome: SchemaOutcome) -> None:
-        if outcome.ok:
-            log.debug("%s done in %.3fs", outcome.schema, outcome.seconds)
-        else:
-            log.error("%s failed and was rolled back: %s", outcome.schema, outcome.error)
-        if self.options.on_schema_done is not None:
-            self.options.on_schema_done(outcome)
 
 
 def run_migrations(context: EnvironmentContext) -> None:
@@ -275,6 +377,44 @@ def _transaction(connection: Connection) -> Iterator[None]:
             yield
 
 
+def _journal_ready(journal_connection: Connection | None) -> bool:
+    """True if the run has a journal connection and core has the journal tables.
+
+    Commits first: a transaction begun before core's migration committed may not see the
+    tables that migration created.
+    """
+    if journal_connection is None:
+        return False
+    journal_connection.commit()
+    ready = journal_exists(journal_connection)
+    journal_connection.commit()
+    return ready
+
+
+def _core_group(core_from: tuple[str, ...], steps: Sequence[MigrationStep]) -> PlanGroup | None:
+    if not steps:
+        return None
+    return PlanGroup(
+        from_revisions=core_from,
+        to_revisions=end_revisions(core_from, steps),
+        revisions=tuple(
+            step.revision.revision if step.is_upgrade else f"-{step.revision.revision}"
+            for step in steps
+            if isinstance(step, RevisionStep)
+        ),
+        rendered=False,
+        schemas=(CORE_SCHEMA,),
+    )
+
+
+def _target_text(target: Any) -> str:
+    if target is None:
+        return "heads"
+    if isinstance(target, str):
+        return target
+    return ",".join(str(part) for part in target)
+
+
 def _only_core_schema(name: str | None, type_: str, _parent: Any) -> bool:
     """Autogenerate filter for core: look at schema ``core`` only."""
     return name == CORE_SCHEMA if type_ == "schema" else True
@@ -285,15 +425,9 @@ def _not_version_table(_object: Any, name: str | None, type_: str, *_rest: Any) 
     return not (type_ == "table" and name == VERSION_TABLE)
 
 
-def _schema_of_ref(ref: str) -> str:
-    return schema_for(normalize_tenant_ref(ref))
-
-
-def _one_line(exc: BaseException) -> str:
-    """``ErrorType: first line of the message``, using the driver's error when there is one."""
-    text_ = str(getattr(exc, "orig", None) or exc).strip()
-    first = text_.splitlines()[0] if text_ else type(exc).__name__
-    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {first}"
+def schemas_of_refs(refs: Sequence[str]) -> list[str]:
+    """Schema names of tenant references (subdomains or schema names), without a database."""
+    return [schema_for(normalize_tenant_ref(ref)) for ref in refs]
 
 
 def _since(started: float) -> float:

@@ -1,86 +1,219 @@
-"""Options of one migration run, from ``-x key=value`` arguments or from the toolkit's API."""
+"""Options of one migration run, from ``-x key=value`` arguments or from the toolkit's API.
+
+Every option has one name, used both as ``-x NAME=...`` for ``alembic`` and (with dashes)
+as ``tenantctl migrate up --NAME``; ``RunOptions`` is the one place that parses them.
+"""
 
 from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from alembic.config import Config
 
-from toolkit.errors import ConfigurationError
+from toolkit.errors import InvalidOption
+from toolkit.migrations.targeting import Selection
 from toolkit.settings import DATABASE_URL_ENV
 
 # Keys of ``Config.attributes`` through which the toolkit hands options to env.py.
 CONNECTION_ATTR = "tenantctl.connection"
 URL_ATTR = "tenantctl.url"
-TENANTS_ATTR = "tenantctl.tenants"
-ON_ERROR_ATTR = "tenantctl.on_error"
-ON_SCHEMA_DONE_ATTR = "tenantctl.on_schema_done"
+OPTIONS_ATTR = "tenantctl.options"
+ON_EVENT_ATTR = "tenantctl.on_event"
 RAISE_ERRORS_ATTR = "tenantctl.raise_errors"
-
-X_ARGUMENTS = ("tenant", "tenants", "on_error")
 
 
 class OnError(enum.StrEnum):
-    """What a run does after a tenant fails (that tenant is always rolled back)."""
+    """What a run does after a tenant fails (that tenant is always rolled back).
+
+    ``stop`` is fail-fast: no new tenant starts, the ones in flight finish.
+    """
 
     STOP = "stop"
     CONTINUE = "continue"
 
 
 @dataclass(frozen=True)
-class SchemaOutcome:
-    """How one schema's migration ended."""
+class Limits:
+    """Per-tenant transaction limits: timeouts and how often a lock timeout is retried."""
 
-    schema: str
-    ok: bool
-    seconds: float
-    error: str | None = None
+    lock_timeout: float = 5.0
+    statement_timeout: float = 600.0
+    lock_retries: int = 3
+    retry_backoff: float = 0.5
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Everything env.py needs to know beyond Alembic's own command arguments."""
+    """Everything a run needs to know beyond Alembic's own command arguments."""
 
-    tenants: tuple[str, ...] | None
-    on_error: OnError
-    raise_errors: bool
-    on_schema_done: Callable[[SchemaOutcome], None] | None
-    database_url: str | None
+    selection: Selection = field(default_factory=Selection)
+    on_error: OnError = OnError.STOP
+    workers: int = 1
+    lock_wait: float = 30.0
+    limits: Limits = field(default_factory=Limits)
+    dry_run: bool = False
+    resume_run: int | None = None
 
-    @classmethod
-    def from_config(cls, config: Config, x_arguments: Mapping[str, str]) -> RunOptions:
-        """Merge ``-x`` arguments with what the toolkit put in ``config.attributes``."""
-        unknown = sorted(set(x_arguments) - set(X_ARGUMENTS))
+    def with_x_arguments(self, x_arguments: Mapping[str, str]) -> RunOptions:
+        """These options overridden by ``-x`` arguments; ConfigurationError names a bad one."""
+        unknown = sorted(set(x_arguments) - set(_X_PARSERS))
         if unknown:
-            raise ConfigurationError(
+            raise InvalidOption(
                 f"unknown -x option {', '.join(unknown)}: the options are "
-                "-x tenant=SUB[,SUB...] and -x on_error=stop|continue"
+                + ", ".join(f"-x {name}=..." for name in _X_PARSERS)
             )
-        attributes: dict[str, Any] = config.attributes
-        tenants = attributes.get(TENANTS_ATTR)
-        for key in ("tenant", "tenants"):
-            if key in x_arguments:
-                tenants = tuple(ref.strip() for ref in x_arguments[key].split(",") if ref.strip())
-                if not tenants:
-                    raise ConfigurationError(f"-x {key}= names no tenant; e.g. -x {key}=acme")
-        on_error_text = x_arguments.get("on_error", attributes.get(ON_ERROR_ATTR, OnError.STOP))
-        try:
-            on_error = OnError(on_error_text)
-        except ValueError:
-            raise ConfigurationError(
-                f"invalid -x on_error={on_error_text!r}: use stop or continue"
-            ) from None
-        return cls(
+        options = self
+        for name, value in x_arguments.items():
+            options = _X_PARSERS[name](options, name, value)
+        return options
+
+    def as_json(self) -> dict[str, Any]:
+        """The options as recorded in the run journal."""
+        return {
+            "selection": self.selection.as_json(),
+            "on_error": self.on_error.value,
+            "workers": self.workers,
+            "lock_wait": self.lock_wait,
+            "lock_timeout": self.limits.lock_timeout,
+            "statement_timeout": self.limits.statement_timeout,
+            "lock_retries": self.limits.lock_retries,
+            "dry_run": self.dry_run,
+            "resume_run": self.resume_run,
+        }
+
+
+def options_from_json(recorded: Mapping[str, Any]) -> RunOptions:
+    """Options as ``RunOptions.as_json`` recorded them in the journal (for ``migrate resume``)."""
+    selection = recorded.get("selection") or {}
+    limits = Limits(
+        lock_timeout=float(recorded.get("lock_timeout", Limits.lock_timeout)),
+        statement_timeout=float(recorded.get("statement_timeout", Limits.statement_timeout)),
+        lock_retries=int(recorded.get("lock_retries", Limits.lock_retries)),
+    )
+    tenants = selection.get("tenants")
+    where = selection.get("where") or {}
+    return RunOptions(
+        selection=Selection(
             tenants=tuple(tenants) if tenants is not None else None,
-            on_error=on_error,
-            raise_errors=bool(attributes.get(RAISE_ERRORS_ATTR, False)),
-            on_schema_done=attributes.get(ON_SCHEMA_DONE_ATTR),
-            database_url=attributes.get(URL_ATTR)
-            or os.environ.get(DATABASE_URL_ENV)
-            or config.get_main_option("sqlalchemy.url")
-            or None,
-        )
+            where=tuple((name, tuple(values)) for name, values in where.items()),
+            shard=_shard_pair(selection.get("shard")),
+            canary=selection.get("canary"),
+        ),
+        on_error=OnError(recorded.get("on_error", OnError.STOP)),
+        workers=int(recorded.get("workers", 1)),
+        lock_wait=float(recorded.get("lock_wait", RunOptions.lock_wait)),
+        limits=limits,
+    )
+
+
+def _shard_pair(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    index, _, count = text.partition("/")
+    return int(index), int(count)
+
+
+def database_url(config: Config) -> str | None:
+    """The URL a run uses: the toolkit's, else ``DATABASE_URL``, else ``sqlalchemy.url``."""
+    attributes: dict[str, Any] = config.attributes
+    return (
+        attributes.get(URL_ATTR)
+        or os.environ.get(DATABASE_URL_ENV)
+        or config.get_main_option("sqlalchemy.url")
+        or None
+    )
+
+
+def options_from_config(config: Config, x_arguments: Mapping[str, str]) -> RunOptions:
+    """The toolkit's options from ``config.attributes``, overridden by ``-x`` arguments."""
+    base = config.attributes.get(OPTIONS_ATTR) or RunOptions()
+    if not isinstance(base, RunOptions):
+        raise TypeError(f"{OPTIONS_ATTR} must hold RunOptions, not {type(base).__name__}")
+    return base.with_x_arguments(x_arguments)
+
+
+# -- -x parsers: each takes the options, the -x name and its text, and returns new options ----
+
+
+def _number(name: str, value: str, *, minimum: float, integer: bool = False) -> float:
+    try:
+        number = int(value) if integer else float(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        kind = "a whole number" if integer else "a number"
+        raise InvalidOption(f"invalid -x {name}={value!r}: use {kind} >= {minimum:g}")
+    return number
+
+
+def _tenants(options: RunOptions, name: str, value: str) -> RunOptions:
+    refs = tuple(ref.strip() for ref in value.split(",") if ref.strip())
+    if not refs:
+        raise InvalidOption(f"-x {name}= names no tenant; e.g. -x {name}=acme,globex")
+    return replace(options, selection=replace(options.selection, tenants=refs))
+
+
+def _where(options: RunOptions, name: str, value: str) -> RunOptions:
+    return replace(options, selection=options.selection.with_where(value))
+
+
+def _canary(options: RunOptions, name: str, value: str) -> RunOptions:
+    count = int(_number(name, value, minimum=1, integer=True))
+    return replace(options, selection=replace(options.selection, canary=count))
+
+
+def _shard(options: RunOptions, name: str, value: str) -> RunOptions:
+    return replace(options, selection=options.selection.with_shard(value))
+
+
+def _on_error(options: RunOptions, name: str, value: str) -> RunOptions:
+    try:
+        return replace(options, on_error=OnError(value))
+    except ValueError:
+        raise InvalidOption(f"invalid -x {name}={value!r}: use stop or continue") from None
+
+
+def _flag(options: RunOptions, name: str, value: str) -> RunOptions:
+    truth = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+    if value.lower() not in truth:
+        raise InvalidOption(f"invalid -x {name}={value!r}: use true or false")
+    return replace(options, dry_run=truth[value.lower()])
+
+
+def _workers(options: RunOptions, name: str, value: str) -> RunOptions:
+    return replace(options, workers=int(_number(name, value, minimum=1, integer=True)))
+
+
+def _lock_wait(options: RunOptions, name: str, value: str) -> RunOptions:
+    return replace(options, lock_wait=_number(name, value, minimum=0))
+
+
+def _limit(options: RunOptions, name: str, value: str) -> RunOptions:
+    limits = options.limits
+    if name == "lock_retries":
+        retries = int(_number(name, value, minimum=0, integer=True))
+        return replace(options, limits=replace(limits, lock_retries=retries))
+    seconds = _number(name, value, minimum=0.001)
+    if name == "lock_timeout":
+        return replace(options, limits=replace(limits, lock_timeout=seconds))
+    return replace(options, limits=replace(limits, statement_timeout=seconds))
+
+
+_X_PARSERS = {
+    "tenant": _tenants,
+    "tenants": _tenants,
+    "where": _where,
+    "canary": _canary,
+    "shard": _shard,
+    "on_error": _on_error,
+    "dry_run": _flag,
+    "workers": _workers,
+    "lock_wait": _lock_wait,
+    "lock_timeout": _limit,
+    "statement_timeout": _limit,
+    "lock_retries": _limit,
+}

@@ -1,30 +1,49 @@
-"""Upgrade and downgrade core and every tenant from Python: the API behind ``tenantctl db``."""
+"""Upgrade and downgrade core and the tenants from Python: the API behind ``tenantctl migrate``.
+
+Every call runs the real Alembic command, so ``alembic upgrade heads`` and ``upgrade_all``
+take the same path through env.py: the lock, the plan, the workers and the journal.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from alembic import command
 from alembic.util import CommandError
 from sqlalchemy import Engine
 
+from models import RunOutcome, StepStatus
 from toolkit.db import connect
-from toolkit.errors import MigrationFailed, TenantctlError
+from toolkit.errors import MigrationFailed, RunNotFound, SchemaNotReady, TenantctlError
+from toolkit.migrations import journal
 from toolkit.migrations.config import alembic_config
-from toolkit.migrations.options import OnError, SchemaOutcome
+from toolkit.migrations.events import Event, EventHandler, RunFinished, RunStarted, SchemaOutcome
+from toolkit.migrations.journal import journal_exists
+from toolkit.migrations.options import OnError, RunOptions, options_from_json
 
 
 @dataclass
 class RunReport:
-    """What a run did: one outcome per schema, in order."""
+    """What a run did: the plan it announced, one outcome per schema, and how it ended."""
 
+    started: RunStarted | None = None
     outcomes: list[SchemaOutcome] = field(default_factory=list)
+    finished: RunFinished | None = None
 
     @property
     def failed(self) -> list[SchemaOutcome]:
         """The schemas that failed and were rolled back."""
         return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    def record(self, event: Event) -> None:
+        """Keep ``event`` in the report."""
+        if isinstance(event, RunStarted):
+            self.started = event
+        elif isinstance(event, SchemaOutcome):
+            self.outcomes.append(event)
+        else:
+            self.finished = event
 
 
 def upgrade_all(
@@ -32,14 +51,17 @@ def upgrade_all(
     target: str = "heads",
     *,
     tenants: Sequence[str] | None = None,
-    on_error: OnError = OnError.STOP,
-    on_schema_done: Callable[[SchemaOutcome], None] | None = None,
+    on_error: OnError | None = None,
+    options: RunOptions | None = None,
+    on_event: EventHandler | None = None,
 ) -> RunReport:
-    """Upgrade core, then each tenant (or only ``tenants``), each in its own transaction.
+    """Upgrade core, then the selected tenants, each in its own transaction.
 
-    Raises MigrationFailed, carrying the report's failures, if any schema failed.
+    ``tenants`` and ``on_error`` are shortcuts for the same fields of ``options``. Raises
+    MigrationFailed (carrying every failure) if any schema failed, LockBusy if another run
+    holds the lock for longer than ``options.lock_wait``.
     """
-    return _run(command.upgrade, engine, target, tenants, on_error, on_schema_done)
+    return _run(command.upgrade, engine, target, _merge(options, tenants, on_error), on_event)
 
 
 def downgrade_all(
@@ -47,37 +69,96 @@ def downgrade_all(
     target: str,
     *,
     tenants: Sequence[str] | None = None,
-    on_error: OnError = OnError.STOP,
-    on_schema_done: Callable[[SchemaOutcome], None] | None = None,
+    on_error: OnError | None = None,
+    options: RunOptions | None = None,
+    on_event: EventHandler | None = None,
 ) -> RunReport:
     """Downgrade to ``target`` (e.g. ``tenant@-1``, ``core@base``), schema by schema."""
-    return _run(command.downgrade, engine, target, tenants, on_error, on_schema_done)
+    return _run(command.downgrade, engine, target, _merge(options, tenants, on_error), on_event)
+
+
+def _merge(
+    options: RunOptions | None, tenants: Sequence[str] | None, on_error: OnError | None
+) -> RunOptions:
+    merged = options or RunOptions()
+    if tenants is not None:
+        merged = replace(merged, selection=replace(merged.selection, tenants=tuple(tenants)))
+    if on_error is not None:
+        merged = replace(merged, on_error=on_error)
+    return merged
 
 
 def _run(
     alembic_command: Callable[..., object],
     engine: Engine,
     target: str,
-    tenants: Sequence[str] | None,
-    on_error: OnError,
-    on_schema_done: Callable[[SchemaOutcome], None] | None,
+    options: RunOptions,
+    on_event: EventHandler | None,
 ) -> RunReport:
     report = RunReport()
 
-    def record(outcome: SchemaOutcome) -> None:
-        report.outcomes.append(outcome)
-        if on_schema_done is not None:
-            on_schema_done(outcome)
+    def record(event: Event) -> None:
+        report.record(event)
+        if on_event is not None:
+            on_event(event)
 
-    with connect(engine) as connection:
-        config = alembic_config(
-            connection=connection, tenants=tenants, on_error=on_error, on_schema_done=record
-        )
-        try:
-            alembic_command(config, target)
-        except CommandError as exc:
-            raise TenantctlError(f"alembic refused {target!r}: {exc}") from None
+    config = alembic_config(
+        url=engine.url.render_as_string(hide_password=False), options=options, on_event=record
+    )
+    try:
+        alembic_command(config, target)
+    except CommandError as exc:
+        raise TenantctlError(f"alembic refused {target!r}: {exc}") from None
     return report
 
 
-__all__ = ["MigrationFailed", "RunReport", "downgrade_all", "upgrade_all"]
+def resume_run(
+    engine: Engine,
+    run_id: int | None = None,
+    *,
+    workers: int | None = None,
+    on_event: EventHandler | None = None,
+) -> RunReport | None:
+    """Run again what run ``run_id`` (default: the latest) left failed or never reached.
+
+    The same command, target and options, limited to the tenants whose steps are failed or
+    pending in the journal; a run that ended before its tenants were planned (it was killed,
+    or core failed) is run again whole. Returns None if the run has nothing left to do.
+    Raises RunNotFound for an unknown run.
+    """
+    with connect(engine) as connection:
+        if not journal_exists(connection):
+            raise SchemaNotReady("core has no migration journal yet: run `tenantctl migrate up`")
+        run_id = run_id if run_id is not None else journal.latest_run_id(connection)
+        found = journal.runs(connection, run_id=run_id, limit=1) if run_id is not None else []
+        if not found:
+            raise RunNotFound(
+                f"no migration run {run_id}: `tenantctl migrate history` lists the runs"
+                if run_id is not None
+                else "no migration run was ever journaled: nothing to resume"
+            )
+        run = found[0]
+        unfinished = journal.steps(
+            connection, run_id=run.id, statuses=[StepStatus.PENDING, StepStatus.FAILED]
+        )
+    if run.outcome == RunOutcome.SUCCEEDED.value and not unfinished:
+        return None
+    options = replace(options_from_json(run.options), resume_run=run.id)
+    tenants = tuple(dict.fromkeys(step.subdomain for step in unfinished if step.subdomain))
+    if tenants:
+        options = replace(
+            options, selection=replace(options.selection, tenants=tenants, canary=None)
+        )
+    if workers is not None:
+        options = replace(options, workers=workers)
+    commands: dict[str, Callable[..., object]] = {
+        "upgrade": command.upgrade,
+        "downgrade": command.downgrade,
+        "stamp": command.stamp,
+    }
+    if run.command not in commands:
+        raise TenantctlError(f"run {run.id} ran {run.command!r}, which cannot be resumed")
+    return _run(commands[run.command], engine, run.target, options, on_event)
+
+
+__all__ = ["MigrationFailed", "RunReport", "downgrade_all", "resume_run", "upgrade_all"]

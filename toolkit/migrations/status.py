@@ -6,6 +6,7 @@ however many tenants there are.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,10 +16,12 @@ from sqlalchemy import Connection, bindparam, text
 from models import CORE_SCHEMA
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex
 from toolkit.migrations.config import alembic_config
+from toolkit.migrations.journal import StepRecord, failing_schemas, journal_exists
 from toolkit.registry import MIGRATED_STATUSES, TenantRecord, list_tenants, require_registry
 from toolkit.sql import quote_identifier
 
 VERSION_TABLE = "alembic_version"
+VERSION_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,36 @@ class TenantVersion:
 
 
 @dataclass(frozen=True)
+class RevisionGroup:
+    """How many tenants are at one set of revisions."""
+
+    revisions: tuple[str, ...]
+    tenants: int
+    at_head: bool
+
+
+@dataclass(frozen=True)
 class MigrationStatus:
     """Core's and every tenant's revision, against head."""
 
     core_revisions: tuple[str, ...]
     heads: Heads
     tenants: tuple[TenantVersion, ...]
+    failing: tuple[StepRecord, ...] = ()
+
+    @property
+    def groups(self) -> list[RevisionGroup]:
+        """Tenants counted by revision (migrated statuses only), most common first."""
+        counts = Counter(
+            version.revisions
+            for version in self.tenants
+            if version.tenant.status in MIGRATED_STATUSES
+        )
+        head = tuple(sorted(self.heads.tenant))
+        return [
+            RevisionGroup(revisions, count, revisions == head)
+            for revisions, count in counts.most_common()
+        ]
 
     @property
     def core_at_head(self) -> bool:
@@ -83,7 +110,23 @@ def version_of(connection: Connection, schema: str) -> tuple[str, ...]:
 
 
 def read_versions(connection: Connection, schemas: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Revisions of each schema's version table, in one query; schemas without one are left out."""
+    """Revisions of each schema's version table; schemas without one are left out.
+
+    One query per ``VERSION_CHUNK`` schemas. Reading a table locks it until the transaction
+    ends, and PostgreSQL's lock table has room for a few thousand; so when this function
+    begins the transaction itself (the connection holds none on entry) it commits after
+    each chunk. Inside a caller's transaction every lock stays: keep such reads small.
+    """
+    owns_transaction = not connection.in_transaction()
+    versions: dict[str, tuple[str, ...]] = {}
+    for start in range(0, len(schemas), VERSION_CHUNK):
+        versions.update(_read_chunk(connection, schemas[start : start + VERSION_CHUNK]))
+        if owns_transaction:
+            connection.commit()
+    return versions
+
+
+def _read_chunk(connection: Connection, schemas: Sequence[str]) -> dict[str, tuple[str, ...]]:
     present = connection.execute(
         text(
             "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -108,10 +151,18 @@ def read_versions(connection: Connection, schemas: Sequence[str]) -> dict[str, t
 
 
 def migration_status(connection: Connection, heads: Heads | None = None) -> MigrationStatus:
-    """Core's revision and every registered tenant's, against the branch heads."""
+    """Core's revision and every registered tenant's, against the branch heads.
+
+    Also lists the tenants whose latest journaled step failed. When the connection holds no
+    transaction on entry, the reads run in short transactions of their own.
+    """
     heads = heads or Heads.from_scripts()
+    owns_transaction = not connection.in_transaction()
     require_registry(connection)
     tenants = list_tenants(connection)
+    failing = tuple(failing_schemas(connection)) if journal_exists(connection) else ()
+    if owns_transaction:
+        connection.commit()
     versions = read_versions(
         connection, [CORE_SCHEMA, *(tenant.database_schema for tenant in tenants)]
     )
@@ -127,4 +178,5 @@ def migration_status(connection: Connection, heads: Heads | None = None) -> Migr
             )
             for tenant in tenants
         ),
+        failing=failing,
     )

@@ -1,0 +1,127 @@
+"""How ``migrate up/down/resume`` show a run: a progress bar and a summary, or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from toolkit.cli.render import console, print_error, table
+from toolkit.migrations.events import (
+    Event,
+    PlanGroup,
+    RunFinished,
+    RunStarted,
+    SchemaOutcome,
+    event_as_json,
+)
+
+_SHOWN_SCHEMAS = 5
+
+
+class RunDisplay:
+    """Receives a run's events; ``--json`` prints each as one line, otherwise rich output."""
+
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = as_json
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._up_to_date = 0
+
+    def handle(self, event: Event) -> None:
+        """Show one event."""
+        if self.as_json:
+            print(json.dumps(event_as_json(event), default=str), flush=True)
+        elif isinstance(event, RunStarted):
+            self._started(event)
+        elif isinstance(event, SchemaOutcome):
+            self._schema_done(event)
+        else:
+            self._finished(event)
+
+    def close(self) -> None:
+        """Stop the progress bar (also when the run raised)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def _started(self, event: RunStarted) -> None:
+        self._up_to_date = event.up_to_date
+        if event.dry_run:
+            _print_plan(event)
+            return
+        total = event.planned + (1 if event.core else 0)
+        if total == 0:
+            return
+        self._progress = Progress(
+            TextColumn(f"[bold]{event.command}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self._task = self._progress.add_task(event.command, total=total, rate="")
+        self._progress.start()
+
+    def _schema_done(self, event: SchemaOutcome) -> None:
+        if not event.ok:
+            print_error(f"{event.schema}: {event.error}")
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task)
+            speed = self._progress.tasks[0].speed
+            self._progress.update(self._task, rate=f"{speed:.0f}/s" if speed else "")
+
+    def _finished(self, event: RunFinished) -> None:
+        self.close()
+        run = f"run {event.run_id}" if event.run_id is not None else "run"
+        rows = [
+            [
+                str(event.done),
+                str(event.failed),
+                str(event.not_reached),
+                str(self._up_to_date),
+                f"{event.seconds:.1f}s",
+                event.outcome,
+            ]
+        ]
+        columns = ["done", "failed", "not started", "already at target", "duration", "outcome"]
+        console.print(table(run, columns, rows))
+        sys.stdout.flush()
+
+
+def _print_plan(event: RunStarted) -> None:
+    groups: list[PlanGroup] = ([event.core] if event.core else []) + list(event.groups)
+    rows = [
+        [
+            ", ".join(group.from_revisions) or "base",
+            " ".join(group.revisions),
+            ", ".join(group.to_revisions) or "base",
+            "sql" if group.rendered else "alembic",
+            str(len(group.schemas)),
+            ", ".join(group.schemas[:_SHOWN_SCHEMAS])
+            + (" ..." if len(group.schemas) > _SHOWN_SCHEMAS else ""),
+        ]
+        for group in groups
+    ]
+    console.print(
+        table(
+            f"plan: {event.command} {event.target} (dry run, nothing changed)",
+            ["from", "apply", "to", "via", "schemas", "e.g."],
+            rows,
+        )
+    )
+    console.print(f"{event.up_to_date} tenant(s) already at the target", highlight=False)

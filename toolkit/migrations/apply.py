@@ -1,0 +1,248 @@
+"""Move one tenant schema through its group's plan, in one transaction of its own.
+
+Inside that transaction: ``SET LOCAL`` timeouts and search path, a check (with the version
+row locked) that the tenant is still where the plan found it, the group's SQL (or Alembic
+for revisions that need Python), the revision checksums, and the journal row. All of it
+commits together or not at all. A lock timeout is retried with backoff a bounded number of
+times; any other error fails the tenant at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import psycopg.errors
+from alembic.config import Config
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext, RevisionStep
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from models import TenantBase
+from toolkit.db import make_engine
+from toolkit.errors import PlanOutdated
+from toolkit.migrations.events import SchemaOutcome
+from toolkit.migrations.journal import MARK_DONE, MARK_FAILED
+from toolkit.migrations.options import Limits
+from toolkit.migrations.plan import GroupScript
+from toolkit.sql import quote_identifier
+
+log = logging.getLogger("tenantctl.migrations")
+
+
+@dataclass(frozen=True)
+class TenantTask:
+    """One tenant to migrate: its schema, its group in the plan, its journal step (if any)."""
+
+    schema: str
+    subdomain: str | None
+    group: int
+    step_id: int | None
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """Everything a worker process needs, sent once when it starts."""
+
+    url: str
+    ini_path: str | None
+    limits: Limits
+    groups: tuple[GroupScript, ...]
+
+
+class TenantMigrator:
+    """Migrates tenants one at a time on one connection (its own, or a caller's)."""
+
+    def __init__(
+        self,
+        plan: WorkerPlan,
+        *,
+        connection: Connection | None = None,
+        script: ScriptDirectory | None = None,
+    ) -> None:
+        self.plan = plan
+        self._script = script
+        self._engine: Engine | None = None
+        self._borrowed = connection is not None
+        self._connection = connection
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _live_connection(self) -> Connection:
+        """The connection, reopened if the server closed it (e.g. pg_terminate_backend)."""
+        if self._connection is not None and not _is_dead(self._connection):
+            return self._connection
+        if self._borrowed:
+            raise PlanOutdated("the caller's connection was closed during the run")
+        if self._engine is None:
+            self._engine = make_engine(self.plan.url, poolclass=NullPool)
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = self._engine.connect()
+        return self._connection
+
+    def close(self) -> None:
+        """Close the connection this migrator opened (a caller's is left alone)."""
+        if not self._borrowed and self._connection is not None:
+            self._connection.close()
+        if self._engine is not None:
+            self._engine.dispose()
+
+    # -- one tenant -------------------------------------------------------------------------
+
+    def migrate(self, task: TenantTask) -> SchemaOutcome:
+        """Migrate one tenant, retrying lock timeouts; never raises for the tenant's errors."""
+        group = self.plan.groups[task.group]
+        limits = self.plan.limits
+        started = time.perf_counter()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                self._migrate_once(task, group, attempts, started)
+            # The tenant's own error (DDL, timeout, dropped connection): it was rolled back,
+            # is recorded against the tenant, and the run goes on as its policy says.
+            except Exception as exc:
+                if _is_lock_timeout(exc) and attempts <= limits.lock_retries:
+                    time.sleep(limits.retry_backoff * 2 ** (attempts - 1))
+                    continue
+                error = one_line(exc)
+                self._record_failure(task, error, attempts, started)
+                return self._outcome(task, group, started, attempts, error)
+            return self._outcome(task, group, started, attempts, None)
+
+    def _migrate_once(
+        self, task: TenantTask, group: GroupScript, attempts: int, started: float
+    ) -> None:
+        connection = self._live_connection()
+        with _transaction(connection):
+            driver = connection.connection.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            driver.execute(self._prelude(task.schema))
+            _check_versions(driver, task.schema, group.from_revisions)
+            if group.sql is not None:
+                driver.execute(group.sql)
+            else:
+                self._run_alembic(connection, task.schema, group)
+            if group.record_sql is not None:
+                driver.execute(group.record_sql)
+            if task.step_id is not None:
+                driver.execute(MARK_DONE, (attempts, _elapsed_ms(started), task.step_id))
+
+    def _prelude(self, schema: str) -> str:
+        limits = self.plan.limits
+        return (
+            f"SET LOCAL lock_timeout = {int(limits.lock_timeout * 1000)}; "
+            f"SET LOCAL statement_timeout = {int(limits.statement_timeout * 1000)}; "
+            f"SET LOCAL search_path TO {quote_identifier(schema)}"
+        )
+
+    def _run_alembic(self, connection: Connection, schema: str, group: GroupScript) -> None:
+        script = self._scripts()
+        steps = [
+            RevisionStep(script.revision_map, script.get_revision(revision), is_upgrade)
+            for revision, is_upgrade in group.steps
+        ]
+        options: dict[str, Any] = {
+            "version_table_schema": schema,
+            "target_metadata": TenantBase.metadata,
+            "fn": lambda _heads, _context: steps,
+        }
+        context = MigrationContext.configure(connection=connection, opts=options)
+        with Operations.context(context):
+            context.run_migrations()
+
+    def _scripts(self) -> ScriptDirectory:
+        """The script directory, loaded once per process and only if Alembic is needed."""
+        if self._script is None:
+            if self.plan.ini_path is None:
+                raise PlanOutdated("no alembic.ini to load revisions that need Alembic from")
+            self._script = ScriptDirectory.from_config(Config(self.plan.ini_path))
+        return self._script
+
+    def _record_failure(self, task: TenantTask, error: str, attempts: int, started: float) -> None:
+        if task.step_id is None:
+            return
+        try:
+            connection = self._live_connection()
+            with _transaction(connection):
+                driver = connection.connection.driver_connection
+                assert isinstance(driver, psycopg.Connection)
+                driver.execute(MARK_FAILED, (error, attempts, _elapsed_ms(started), task.step_id))
+        # The step stays "pending" in the journal, which resume treats as not done: the
+        # tenant itself was rolled back either way.
+        except Exception as exc:
+            log.warning("could not journal the failure of %s: %s", task.schema, one_line(exc))
+
+    @staticmethod
+    def _outcome(
+        task: TenantTask, group: GroupScript, started: float, attempts: int, error: str | None
+    ) -> SchemaOutcome:
+        return SchemaOutcome(
+            schema=task.schema,
+            ok=error is None,
+            seconds=time.perf_counter() - started,
+            error=error,
+            from_revisions=group.from_revisions,
+            to_revisions=group.to_revisions,
+            attempts=attempts,
+        )
+
+
+def _check_versions(
+    driver: psycopg.Connection[Any], schema: str, expected: tuple[str, ...]
+) -> None:
+    """Lock the tenant's version rows and make sure they are what the plan started from."""
+    if not expected:
+        exists = driver.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+        if not (exists and exists[0]):
+            return
+    rows = driver.execute("SELECT version_num FROM alembic_version FOR UPDATE").fetchall()
+    found = tuple(sorted(row[0] for row in rows))
+    if found != tuple(sorted(expected)):
+        raise PlanOutdated(
+            f"{schema} is at {', '.join(found) or 'base'}, not {', '.join(expected) or 'base'} "
+            "as planned (another process migrated it); run again to re-plan"
+        )
+
+
+@contextlib.contextmanager
+def _transaction(connection: Connection) -> Iterator[None]:
+    """A transaction, or a savepoint when the caller already holds one."""
+    if connection.in_transaction():
+        with connection.begin_nested():
+            yield
+    else:
+        with connection.begin():
+            yield
+
+
+def _is_dead(connection: Connection) -> bool:
+    """True if the connection, or the driver's connection under it, can no longer be used."""
+    if connection.closed or connection.invalidated:
+        return True
+    driver = connection.connection.driver_connection
+    return bool(getattr(driver, "closed", False) or getattr(driver, "broken", False))
+
+
+def _is_lock_timeout(exc: BaseException) -> bool:
+    return isinstance(getattr(exc, "orig", None) or exc, psycopg.errors.LockNotAvailable)
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def one_line(exc: BaseException) -> str:
+    """``ErrorType: first line of the message``, using the driver's error when there is one."""
+    cause = getattr(exc, "orig", None) or exc
+    text_ = str(cause).strip()
+    first = text_.splitlines()[0] if text_ else type(cause).__name__
+    return f"{type(cause).__name__}: {first}"

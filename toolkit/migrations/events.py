@@ -1,0 +1,88 @@
+"""What a migration run reports as it goes: its start, each schema's outcome, its end.
+
+The CLI turns these into a progress bar or into one JSON object per line (``--json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PlanGroup:
+    """Tenants that share a from-revision, and the revisions a run applies to them."""
+
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    revisions: tuple[str, ...]
+    rendered: bool
+    schemas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A run holds the lock and knows its plan; ``run_id`` is None when nothing is journaled."""
+
+    run_id: int | None
+    command: str
+    target: str
+    core: PlanGroup | None
+    groups: tuple[PlanGroup, ...]
+    up_to_date: int
+    workers: int
+    dry_run: bool
+
+    @property
+    def planned(self) -> int:
+        """How many tenant schemas have work to do."""
+        return sum(len(group.schemas) for group in self.groups)
+
+
+@dataclass(frozen=True)
+class SchemaOutcome:
+    """How one schema's migration ended; a failed schema was rolled back."""
+
+    schema: str
+    ok: bool
+    seconds: float
+    error: str | None = None
+    from_revisions: tuple[str, ...] = ()
+    to_revisions: tuple[str, ...] = ()
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The end of a run: its outcome and its counts."""
+
+    run_id: int | None
+    outcome: str
+    done: int
+    failed: int
+    not_reached: int
+    seconds: float
+
+
+Event = RunStarted | SchemaOutcome | RunFinished
+EventHandler = Callable[[Event], None]
+
+_EVENT_NAMES: dict[type[Any], str] = {
+    RunStarted: "run_started",
+    SchemaOutcome: "schema_done",
+    RunFinished: "run_finished",
+}
+
+
+def event_as_json(event: Event) -> dict[str, Any]:
+    """One event as a JSON object with an ``event`` key naming its kind."""
+    body = dataclasses.asdict(event)
+    if isinstance(event, SchemaOutcome) and not event.ok:
+        name = "schema_failed"
+    else:
+        name = _EVENT_NAMES[type(event)]
+    if isinstance(event, RunStarted):
+        body["planned"] = event.planned
+    return {"event": name, **body}

@@ -1,0 +1,298 @@
+"""Writes and reads of the migration journal (``core.migration_runs`` and ``_steps``).
+
+A tenant's step row is marked done inside the tenant's own transaction (``MARK_DONE``), so
+a run killed at any point leaves a journal that never claims more than the schemas hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import getpass
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from models import MigrationRun, MigrationStep, RunOutcome, StepStatus
+
+# Executed through the driver in a tenant's transaction; parameters: attempts, ms, step id.
+MARK_DONE = (
+    "UPDATE core.migration_steps SET status = 'done', attempts = %s, duration_ms = %s, "
+    "error = NULL, finished_at = clock_timestamp() WHERE id = %s"
+)
+# After the tenant's transaction rolled back; parameters: error, attempts, ms, step id.
+MARK_FAILED = (
+    "UPDATE core.migration_steps SET status = 'failed', error = %s, attempts = %s, "
+    "duration_ms = %s, finished_at = clock_timestamp() WHERE id = %s"
+)
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A schema a run is about to move, before it has moved."""
+
+    schema: str
+    subdomain: str | None
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One journaled run, with its step counts."""
+
+    id: int
+    command: str
+    target: str
+    options: dict[str, Any]
+    started_by: str
+    host: str
+    started_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    outcome: str
+    resumed_from: int | None
+    done: int
+    failed: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One journaled step of one schema."""
+
+    run_id: int
+    schema: str
+    subdomain: str | None
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    status: str
+    error: str | None
+    attempts: int
+    duration_ms: int | None
+    finished_at: datetime.datetime | None
+
+
+def journal_exists(connection: Connection) -> bool:
+    """True once core has the journal tables (core revision 0002core or later)."""
+    found = connection.execute(text("SELECT to_regclass('core.migration_steps') IS NOT NULL"))
+    return bool(found.scalar())
+
+
+def start_run(
+    connection: Connection,
+    *,
+    command: str,
+    target: str,
+    options: dict[str, Any],
+    resumed_from: int | None,
+) -> int:
+    """Record a new run as running; marks runs left ``running`` by a dead process interrupted.
+
+    Call it while holding the rollout lock: no other run can then be running.
+    """
+    with _fresh_transaction(connection):
+        connection.execute(
+            update(MigrationRun)
+            .where(MigrationRun.outcome == RunOutcome.RUNNING.value)
+            .values(outcome=RunOutcome.INTERRUPTED.value)
+        )
+        run_id = connection.execute(
+            insert(MigrationRun)
+            .values(
+                command=command,
+                target=target,
+                options=options,
+                started_by=getpass.getuser(),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                resumed_from=resumed_from,
+            )
+            .returning(MigrationRun.id)
+        ).scalar_one()
+    return int(run_id)
+
+
+def add_steps(connection: Connection, run_id: int, steps: Sequence[PlannedStep]) -> dict[str, int]:
+    """Record ``steps`` as pending in one statement; returns each schema's step id."""
+    if not steps:
+        return {}
+    rows = [
+        {
+            "run_id": run_id,
+            "schema_name": step.schema,
+            "subdomain": step.subdomain,
+            "from_revisions": list(step.from_revisions),
+            "to_revisions": list(step.to_revisions),
+        }
+        for step in steps
+    ]
+    with _fresh_transaction(connection):
+        result = connection.execute(
+            insert(MigrationStep).returning(MigrationStep.id, MigrationStep.schema_name), rows
+        )
+        return {schema: int(step_id) for step_id, schema in result}
+
+
+def record_step(
+    connection: Connection,
+    run_id: int,
+    step: PlannedStep,
+    *,
+    error: str | None,
+    duration_ms: int,
+) -> None:
+    """Record a finished step (used for core, which is migrated before steps are planned)."""
+    with _fresh_transaction(connection):
+        connection.execute(
+            insert(MigrationStep).values(
+                run_id=run_id,
+                schema_name=step.schema,
+                subdomain=step.subdomain,
+                from_revisions=list(step.from_revisions),
+                to_revisions=list(step.to_revisions),
+                status=StepStatus.FAILED.value if error else StepStatus.DONE.value,
+                error=error,
+                attempts=1,
+                duration_ms=duration_ms,
+                finished_at=func.clock_timestamp(),
+            )
+        )
+
+
+def finish_run(connection: Connection, run_id: int, outcome: RunOutcome) -> None:
+    """Record how a run ended."""
+    with _fresh_transaction(connection):
+        connection.execute(
+            update(MigrationRun)
+            .where(MigrationRun.id == run_id)
+            .values(outcome=outcome.value, finished_at=func.clock_timestamp())
+        )
+
+
+@contextlib.contextmanager
+def _fresh_transaction(connection: Connection) -> Iterator[None]:
+    """A transaction of its own on the run's journal connection, committed at the end.
+
+    The journal connection belongs to the run, so reads it did before (which began a
+    transaction implicitly) are committed first.
+    """
+    if connection.in_transaction():
+        connection.commit()
+    with connection.begin():
+        yield
+
+
+# -- reads ----------------------------------------------------------------------------------
+
+
+def _count(status: StepStatus) -> Any:
+    return func.count().filter(MigrationStep.status == status.value)
+
+
+def runs(connection: Connection, *, limit: int = 20, run_id: int | None = None) -> list[RunRecord]:
+    """The latest runs, newest first (or the one run ``run_id``), with their step counts."""
+    counts = (
+        select(
+            MigrationStep.run_id,
+            _count(StepStatus.DONE).label("done"),
+            _count(StepStatus.FAILED).label("failed"),
+            _count(StepStatus.PENDING).label("pending"),
+        )
+        .group_by(MigrationStep.run_id)
+        .subquery()
+    )
+    query = (
+        select(
+            MigrationRun.id,
+            MigrationRun.command,
+            MigrationRun.target,
+            MigrationRun.options,
+            MigrationRun.started_by,
+            MigrationRun.host,
+            MigrationRun.started_at,
+            MigrationRun.finished_at,
+            MigrationRun.outcome,
+            MigrationRun.resumed_from,
+            func.coalesce(counts.c.done, 0).label("done"),
+            func.coalesce(counts.c.failed, 0).label("failed"),
+            func.coalesce(counts.c.pending, 0).label("pending"),
+        )
+        .outerjoin(counts, counts.c.run_id == MigrationRun.id)
+        .order_by(MigrationRun.id.desc())
+        .limit(limit)
+    )
+    if run_id is not None:
+        query = query.where(MigrationRun.id == run_id)
+    return [RunRecord(**row._asdict()) for row in connection.execute(query)]
+
+
+_STEP_COLUMNS = (
+    MigrationStep.run_id,
+    MigrationStep.schema_name,
+    MigrationStep.subdomain,
+    MigrationStep.from_revisions,
+    MigrationStep.to_revisions,
+    MigrationStep.status,
+    MigrationStep.error,
+    MigrationStep.attempts,
+    MigrationStep.duration_ms,
+    MigrationStep.finished_at,
+)
+
+
+def _step_record(values: dict[str, Any]) -> StepRecord:
+    return StepRecord(
+        run_id=values["run_id"],
+        schema=values["schema_name"],
+        subdomain=values["subdomain"],
+        from_revisions=tuple(values["from_revisions"]),
+        to_revisions=tuple(values["to_revisions"]),
+        status=values["status"],
+        error=values["error"],
+        attempts=values["attempts"],
+        duration_ms=values["duration_ms"],
+        finished_at=values["finished_at"],
+    )
+
+
+def steps(
+    connection: Connection,
+    *,
+    schema: str | None = None,
+    run_id: int | None = None,
+    statuses: Sequence[StepStatus] | None = None,
+    limit: int | None = None,
+) -> list[StepRecord]:
+    """Journaled steps, newest first, of one schema and/or one run, in ``statuses``."""
+    query = select(*_STEP_COLUMNS).order_by(MigrationStep.id.desc())
+    if schema is not None:
+        query = query.where(MigrationStep.schema_name == schema)
+    if run_id is not None:
+        query = query.where(MigrationStep.run_id == run_id)
+    if statuses is not None:
+        query = query.where(MigrationStep.status.in_([status.value for status in statuses]))
+    if limit is not None:
+        query = query.limit(limit)
+    return [_step_record(row._asdict()) for row in connection.execute(query)]
+
+
+def failing_schemas(connection: Connection) -> list[StepRecord]:
+    """The latest step of every schema whose latest journaled step failed, by schema."""
+    latest = (
+        select(*_STEP_COLUMNS)
+        .ext(distinct_on(MigrationStep.schema_name))
+        .order_by(MigrationStep.schema_name, MigrationStep.id.desc())
+        .subquery()
+    )
+    query = select(latest).where(latest.c.status == StepStatus.FAILED.value)
+    return [_step_record(row._asdict()) for row in connection.execute(query)]
+
+
+def latest_run_id(connection: Connection) -> int | None:
+    """The id of the newest run, or None if nothing was ever journaled."""
+    return connection.execute(select(func.max(MigrationRun.id))).scalar()

@@ -1,0 +1,90 @@
+"""One migration run at a time: a PostgreSQL advisory lock on a dedicated connection.
+
+The lock belongs to a session of its own, so it is released when the run ends or when its
+process dies and the server closes that session. It needs a direct connection: behind
+PgBouncer in transaction mode a session lock would not stay with the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+from toolkit.db import connect, make_engine
+from toolkit.errors import LockBusy
+
+# "tntc" as a 32-bit key: classid 0, objid 0x746e7463 in pg_locks.
+ROLLOUT_LOCK_KEY = 0x746E7463
+APPLICATION_NAME = "tenantctl migrations"
+_POLL_SECONDS = 0.2
+
+
+@contextlib.contextmanager
+def rollout_lock(url: str | URL, *, wait: float) -> Iterator[Connection]:
+    """Hold the rollout lock for the block, waiting up to ``wait`` seconds for it.
+
+    Raises LockBusy, naming the holder's backend pid and client, if it stays taken.
+    """
+    engine = make_engine(
+        url, poolclass=NullPool, connect_args={"application_name": APPLICATION_NAME}
+    )
+    try:
+        with connect(engine) as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            deadline = time.monotonic() + wait
+            while not _try_lock(connection):
+                if time.monotonic() >= deadline:
+                    raise LockBusy(
+                        f"another migration run holds the lock ({_holder(connection)}); waited "
+                        f"{wait:g}s. Let it finish, or raise --lock-wait (-x lock_wait=SECONDS)"
+                    )
+                time.sleep(_POLL_SECONDS)
+            try:
+                yield connection
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ROLLOUT_LOCK_KEY}
+                )
+    finally:
+        engine.dispose()
+
+
+def lock_holder_pid(connection: Connection) -> int | None:
+    """The backend pid holding the rollout lock, or None if it is free."""
+    return connection.execute(
+        text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = 0 AND objid = :key AND objsubid = 1 AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        {"key": ROLLOUT_LOCK_KEY},
+    ).scalar()
+
+
+def _try_lock(connection: Connection) -> bool:
+    taken = connection.execute(
+        text("SELECT pg_try_advisory_lock(:key)"), {"key": ROLLOUT_LOCK_KEY}
+    ).scalar()
+    return bool(taken)
+
+
+def _holder(connection: Connection) -> str:
+    pid = lock_holder_pid(connection)
+    if pid is None:
+        return "holder unknown"
+    row = connection.execute(
+        text(
+            "SELECT application_name, client_addr, backend_start FROM pg_stat_activity "
+            "WHERE pid = :pid"
+        ),
+        {"pid": pid},
+    ).first()
+    if row is None:
+        return f"backend pid {pid}"
+    name = row.application_name or "no application name"
+    return f"backend pid {pid}, {name}, since {row.backend_start:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,201 @@
+"""One migration run from start to end: journal, canary, fail policy, events, the verdict.
+
+``environment`` decides what to run (core through Alembic, tenants through a plan); this
+module runs the tenant part and keeps the books: a run row, a step row per schema, one
+event per schema, and at the end a RunFinished event and MigrationFailed if anything failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from models import RunOutcome
+from toolkit.errors import MigrationFailed, TenantFailure
+from toolkit.migrations import journal
+from toolkit.migrations.apply import TenantMigrator, TenantTask, WorkerPlan
+from toolkit.migrations.events import (
+    EventHandler,
+    PlanGroup,
+    RunFinished,
+    RunStarted,
+    SchemaOutcome,
+)
+from toolkit.migrations.journal import PlannedStep
+from toolkit.migrations.options import OnError, RunOptions
+from toolkit.migrations.plan import TenantPlan
+from toolkit.migrations.workers import run_in_process, run_in_workers
+
+
+@dataclass
+class Rollout:
+    """The bookkeeping of one run; ``journal_connection`` is None when nothing is journaled."""
+
+    command: str
+    target: str
+    options: RunOptions
+    on_event: EventHandler | None
+    journal_connection: Connection | None = None
+    run_id: int | None = None
+    outcomes: list[SchemaOutcome] = field(default_factory=list)
+    not_reached: int = 0
+    aborted: bool = False
+    _started: float = field(default_factory=time.perf_counter)
+
+    def start(self, core: PlanGroup | None, plan: TenantPlan, workers: int) -> None:
+        """Open the journal's run row (when there is a journal) and announce the plan."""
+        if not self.options.dry_run:
+            self.open_journal()
+        self._emit(
+            RunStarted(
+                run_id=self.run_id,
+                command=self.command,
+                target=self.target,
+                core=core,
+                groups=plan.summary(),
+                up_to_date=len(plan.up_to_date),
+                workers=workers,
+                dry_run=self.options.dry_run,
+            )
+        )
+
+    def open_journal(self) -> None:
+        """Record the run as running, once there is a journal connection."""
+        if self.journal_connection is None or self.run_id is not None:
+            return
+        self.run_id = journal.start_run(
+            self.journal_connection,
+            command=self.command,
+            target=self.target,
+            options=self.options.as_json(),
+            resumed_from=self.options.resume_run,
+        )
+
+    def abort(self, *, not_reached: int) -> None:
+        """Mark the run aborted before ``not_reached`` schemas were started."""
+        self.aborted = True
+        self.not_reached += not_reached
+
+    def record_core(self, outcome: SchemaOutcome) -> None:
+        """Journal and announce core's step (core runs through Alembic, before the tenants)."""
+        self.outcomes.append(outcome)
+        if self.journal_connection is not None and self.run_id is not None:
+            journal.record_step(
+                self.journal_connection,
+                self.run_id,
+                PlannedStep(outcome.schema, None, outcome.from_revisions, outcome.to_revisions),
+                error=outcome.error,
+                duration_ms=int(outcome.seconds * 1000),
+            )
+        self._emit(outcome)
+
+    def migrate_tenants(
+        self, plan: TenantPlan, worker_plan: WorkerPlan, migrator: TenantMigrator | None
+    ) -> None:
+        """Migrate the plan's tenants: canaries first, then the rest, as the policy says.
+
+        ``migrator`` runs tenants in this process (on a caller's connection, or when one
+        worker is asked for); otherwise worker processes do.
+        """
+        tasks = self._tasks(plan)
+        canary = self.options.selection.canary or 0
+        batches = [tasks[:canary], tasks[canary:]] if canary else [tasks]
+        fail_fast = self.options.on_error is OnError.STOP
+        for position, batch in enumerate(batches):
+            failed_before = len(self.failed)
+            reached = 0
+            for outcome in self._dispatch(batch, worker_plan, migrator, fail_fast=fail_fast):
+                reached += 1
+                self.outcomes.append(outcome)
+                self._emit(outcome)
+            self.not_reached += len(batch) - reached
+            batch_failed = len(self.failed) > failed_before
+            canary_failed = batch_failed and canary > 0 and position == 0
+            if canary_failed or (fail_fast and batch_failed):
+                self.not_reached += sum(len(rest) for rest in batches[position + 1 :])
+                self.aborted = canary_failed or self.not_reached > 0
+                return
+
+    def finish(self) -> None:
+        """Close the run row, announce the end, and raise MigrationFailed on any failure."""
+        failed = self.failed
+        if self.aborted:
+            outcome = RunOutcome.ABORTED
+        elif failed:
+            outcome = RunOutcome.FAILED
+        else:
+            outcome = RunOutcome.SUCCEEDED
+        if self.journal_connection is not None and self.run_id is not None:
+            journal.finish_run(self.journal_connection, self.run_id, outcome)
+        self._emit(
+            RunFinished(
+                run_id=self.run_id,
+                outcome=outcome.value,
+                done=len(self.outcomes) - len(failed),
+                failed=len(failed),
+                not_reached=self.not_reached,
+                seconds=time.perf_counter() - self._started,
+            )
+        )
+        if failed:
+            raise MigrationFailed(
+                [TenantFailure(o.schema, o.error or "failed") for o in failed],
+                stopped_early=self.aborted,
+                run_id=self.run_id,
+            )
+
+    @property
+    def failed(self) -> list[SchemaOutcome]:
+        """Outcomes of schemas that failed and were rolled back."""
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _tasks(self, plan: TenantPlan) -> list[TenantTask]:
+        """One task per tenant, in selection order, with its journal step when journaled."""
+        group_of: dict[str, int] = {}
+        planned: list[PlannedStep] = []
+        for number, (group, members) in enumerate(zip(plan.groups, plan.members, strict=True)):
+            for record in members:
+                group_of[record.database_schema] = number
+                planned.append(
+                    PlannedStep(
+                        record.database_schema,
+                        record.subdomain,
+                        group.from_revisions,
+                        group.to_revisions,
+                    )
+                )
+        step_ids: dict[str, int] = {}
+        if self.journal_connection is not None and self.run_id is not None:
+            step_ids = journal.add_steps(self.journal_connection, self.run_id, planned)
+        order = {schema: position for position, schema in enumerate(plan.order)}
+        planned.sort(key=lambda step: order[step.schema])
+        return [
+            TenantTask(
+                step.schema, step.subdomain, group_of[step.schema], step_ids.get(step.schema)
+            )
+            for step in planned
+        ]
+
+    def _dispatch(
+        self,
+        tasks: Sequence[TenantTask],
+        worker_plan: WorkerPlan,
+        migrator: TenantMigrator | None,
+        *,
+        fail_fast: bool,
+    ) -> Iterator[SchemaOutcome]:
+        if not tasks:
+            return iter(())
+        if migrator is not None:
+            return run_in_process(migrator, tasks, fail_fast=fail_fast)
+        workers = min(self.options.workers, len(tasks))
+        return run_in_workers(worker_plan, tasks, workers=workers, fail_fast=fail_fast)
+
+    def _emit(self, event: RunStarted | SchemaOutcome | RunFinished) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
