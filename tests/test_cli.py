@@ -103,7 +103,9 @@ def test_archived_tenants_do_not_count_as_behind(db_url, engine, make_tenants):
     assert tenantctl(db_url, "migrate", "status").returncode == 0
 
 
-def test_migrate_up_continue_on_error_reports_failed_tenant_and_exits_4(db_url, engine, make_tenants):
+def test_migrate_up_continue_on_error_reports_the_failed_tenant_and_exits_4(
+    db_url, engine, make_tenants
+):
     make_tenants("acme", "globex")
     downgrade_all(engine, "tenant@base")
     with engine.begin() as connection:
