@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,6 +18,7 @@ import pytest
 from cli_runner import alembic, tenantctl  # noqa: F401  (re-exported for tests)
 from pytest_postgresql import factories
 from pytest_postgresql.executors import NoopExecutor
+from scratch_scripts import VERSIONS_DIR, make_scratch_ini
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
@@ -116,3 +118,23 @@ def make_tenants(engine: Engine) -> Callable[..., list[str]]:
         return [create_tenant(engine, sub).database_schema for sub in subdomains]
 
     return create
+
+
+def _versions_tree() -> set[str]:
+    return {
+        str(path.relative_to(VERSIONS_DIR))
+        for path in VERSIONS_DIR.rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+
+
+@pytest.fixture
+def scratch_ini(tmp_path: Path) -> Iterator[Path]:
+    """An alembic.ini like the project's whose version_locations are a tmp copy of the tree.
+
+    Revisions written through it land in ``tmp_path``; the fixture also checks that nothing
+    was written into the project's own ``alembic/versions``.
+    """
+    before = _versions_tree()
+    yield make_scratch_ini(tmp_path)
+    assert _versions_tree() == before, "a revision was generated into the project's tree"

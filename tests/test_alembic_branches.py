@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import ast
-import configparser
-import shutil
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -109,35 +105,6 @@ def _versions_tree() -> set[str]:
         for path in VERSIONS_DIR.rglob("*.py")
         if "__pycache__" not in path.parts
     }
-
-
-@pytest.fixture
-def scratch_ini(tmp_path: Path) -> Iterator[Path]:
-    """An alembic.ini like the project's whose version_locations are a tmp copy of the tree.
-
-    Revisions generated through it land in ``tmp_path``; the fixture also checks that nothing
-    was written into the project's own ``alembic/versions``.
-    """
-    before = _versions_tree()
-    versions = tmp_path / "versions"
-    shutil.copytree(VERSIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
-    parser = configparser.RawConfigParser()
-    parser.read(PROJECT_ROOT / "alembic.ini")
-    parser.set("alembic", "script_location", str(PROJECT_ROOT / "alembic"))
-    parser.set(
-        "alembic",
-        "version_locations",
-        " ".join(str(versions / branch) for branch in BRANCHES),
-    )
-    parser.set("alembic", "prepend_sys_path", str(PROJECT_ROOT))
-    parser.set(
-        "post_write_hooks", "ruff_format.executable", str(Path(sys.executable).parent / "ruff")
-    )
-    ini = tmp_path / "alembic.ini"
-    with ini.open("w") as handle:
-        parser.write(handle)
-    yield ini
-    assert _versions_tree() == before, "a revision was generated into the project's tree"
 
 
 def _generated(tmp_ini: Path, branch: str) -> list[Path]:
