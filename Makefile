@@ -8,10 +8,11 @@ TENANTCTL := $(VENV)/bin/tenantctl
 # Evaluated by the shell in each recipe line that uses it: prints a reachable URL.
 DB_URL     = $$($(PY) scripts/devdb.py)
 DEMO_TENANTS := acme globex initech
+BENCH_TENANTS ?= 1000
 
 export SUB MSG
 
-.PHONY: install db migrate new-tenant revision-core revision-tenant demo test lint format clean
+.PHONY: install db migrate new-tenant revision-core revision-tenant demo bench test lint format clean
 
 install: $(VENV)/.installed
 
@@ -51,6 +52,10 @@ demo: install
 	  fi; \
 	done && \
 	$(TENANTCTL) tenant list && $(TENANTCTL) migrate status
+
+# Rollout benchmark (bench/rollout.py): make bench BENCH_TENANTS="1000 10000"
+bench: install
+	url="$(DB_URL)" && $(PY) bench/rollout.py --database-url "$$url" --tenants $(BENCH_TENANTS)
 
 lint: install
 	$(VENV)/bin/ruff check .

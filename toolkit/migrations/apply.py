@@ -1,9 +1,9 @@
 """Move one tenant schema through its group's plan, in one transaction of its own.
 
-Inside that transaction: ``SET LOCAL`` timeouts and search path, a check (with the version
-row locked) that the tenant is still where the plan found it, the group's SQL (or Alembic
-for revisions that need Python), the revision checksums, and the journal row. All of it
-commits together or not at all. A lock timeout is retried with backoff a bounded number of
+Inside that transaction: ``SET LOCAL`` timeouts and search path, the group's SQL (or Alembic
+for revisions that need Python), the revision checksums, the journal row, and a check that
+the version table now holds what the plan leads to. All of it commits together or not at
+all. A lock timeout is retried with backoff a bounded number of
 times; any other error fails the tenant at once.
 """
 
@@ -29,12 +29,15 @@ from models import TenantBase
 from toolkit.db import make_engine
 from toolkit.errors import PlanOutdated
 from toolkit.migrations.events import SchemaOutcome
-from toolkit.migrations.journal import MARK_DONE, MARK_FAILED
+from toolkit.migrations.journal import MARK_FAILED, mark_done_sql
 from toolkit.migrations.options import Limits
 from toolkit.migrations.plan import GroupScript
 from toolkit.sql import quote_identifier
 
 log = logging.getLogger("tenantctl.migrations")
+
+# Unqualified: resolved through the tenant's SET LOCAL search_path.
+_READ_VERSIONS = "SELECT version_num FROM alembic_version"
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class TenantMigrator:
         while True:
             attempts += 1
             try:
-                self._migrate_once(task, group, attempts, started)
+                self._migrate_once(task, group, attempts)
             # The tenant's own error (DDL, timeout, dropped connection): it was rolled back,
             # is recorded against the tenant, and the run goes on as its policy says.
             except Exception as exc:
@@ -118,23 +121,30 @@ class TenantMigrator:
                 return self._outcome(task, group, started, attempts, error)
             return self._outcome(task, group, started, attempts, None)
 
-    def _migrate_once(
-        self, task: TenantTask, group: GroupScript, attempts: int, started: float
-    ) -> None:
+    def _migrate_once(self, task: TenantTask, group: GroupScript, attempts: int) -> None:
+        """One attempt, in one transaction and (for rendered SQL) one round trip.
+
+        The statements end by reading the version table back: unless it holds exactly the
+        revisions the plan leads to, the transaction is rolled back. That also catches a
+        tenant that another process moved after planning.
+        """
         connection = self._live_connection()
         with _transaction(connection):
             driver = connection.connection.driver_connection
             assert isinstance(driver, psycopg.Connection)
-            driver.execute(self._prelude(task.schema))
-            _check_versions(driver, task.schema, group.from_revisions)
-            if group.sql is not None:
-                driver.execute(group.sql)
-            else:
+            statements = [self._prelude(task.schema)]
+            if group.sql is None:
+                driver.execute(statements.pop())
                 self._run_alembic(connection, task.schema, group)
+            else:
+                statements.append(group.sql)
             if group.record_sql is not None:
-                driver.execute(group.record_sql)
+                statements.append(group.record_sql)
             if task.step_id is not None:
-                driver.execute(MARK_DONE, (attempts, _elapsed_ms(started), task.step_id))
+                statements.append(mark_done_sql(task.step_id, attempts))
+            statements.append(_READ_VERSIONS)
+            found = _last_result(driver.execute(";\n".join(statements)))
+            _require_versions(task.schema, found, group.to_revisions)
 
     def _prelude(self, schema: str) -> str:
         limits = self.plan.limits
@@ -196,20 +206,23 @@ class TenantMigrator:
         )
 
 
-def _check_versions(
-    driver: psycopg.Connection[Any], schema: str, expected: tuple[str, ...]
-) -> None:
-    """Lock the tenant's version rows and make sure they are what the plan started from."""
-    if not expected:
-        exists = driver.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
-        if not (exists and exists[0]):
-            return
-    rows = driver.execute("SELECT version_num FROM alembic_version FOR UPDATE").fetchall()
-    found = tuple(sorted(row[0] for row in rows))
+def _last_result(cursor: psycopg.Cursor[Any]) -> tuple[str, ...]:
+    """The version numbers read by the last statement of a multi-statement execute."""
+    rows: list[Any] = []
+    while True:
+        if cursor.description is not None:
+            rows = cursor.fetchall()
+        if not cursor.nextset():
+            break
+    return tuple(sorted(row[0] for row in rows))
+
+
+def _require_versions(schema: str, found: tuple[str, ...], expected: tuple[str, ...]) -> None:
     if found != tuple(sorted(expected)):
         raise PlanOutdated(
-            f"{schema} is at {', '.join(found) or 'base'}, not {', '.join(expected) or 'base'} "
-            "as planned (another process migrated it); run again to re-plan"
+            f"{schema} would end at {', '.join(found) or 'base'}, not at "
+            f"{', '.join(expected) or 'base'} as planned (another process changed it since "
+            "the plan was made); rolled back, run again to re-plan"
         )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, String, exists, literal, select, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 
@@ -76,16 +76,30 @@ def revision_files(
 def record_sql(files: Iterable[RevisionFile]) -> str | None:
     """One INSERT that records ``files`` unless already recorded; None if there are none.
 
-    Rendered with literal values (revision ids, hex digests, paths) so that it can join a
-    tenant's batch of statements and commit with that tenant's DDL.
+    Rendered with literal values (revision ids, hex digests, paths) so that it joins a
+    tenant's batch of statements and commits with that tenant's DDL. After the first tenant
+    the rows exist, and the ``NOT EXISTS`` probe keeps the statement to index lookups
+    (a bare ``ON CONFLICT DO NOTHING`` would attempt, and undo, an insert per tenant).
     """
     rows = [
-        {"revision": f.revision, "checksum": f.checksum, "branch": f.branch, "path": f.path}
+        select(
+            literal(f.revision, String),
+            literal(f.checksum, String),
+            literal(f.branch, String),
+            literal(f.path, String),
+        ).where(
+            ~exists().where(
+                RevisionChecksum.revision == f.revision, RevisionChecksum.checksum == f.checksum
+            )
+        )
         for f in files
     ]
     if not rows:
         return None
-    statement = insert(RevisionChecksum).values(rows).on_conflict_do_nothing()
+    columns = ["revision", "checksum", "branch", "path"]
+    statement = (
+        insert(RevisionChecksum).from_select(columns, union_all(*rows)).on_conflict_do_nothing()
+    )
     compiled = statement.compile(
         dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
         compile_kwargs={"literal_binds": True},

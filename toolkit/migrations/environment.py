@@ -223,16 +223,12 @@ class _Run:
             limits=self.options.limits,
             groups=tuple(plan.groups),
         )
-        migrator = None
-        if not owned:
-            migrator = TenantMigrator(worker_plan, connection=connection, script=self.script)
-        elif self._workers(plan, owned) == 1:
-            migrator = TenantMigrator(worker_plan, script=self.script)
+        borrowed = None if owned else connection
+        migrator = TenantMigrator(worker_plan, connection=borrowed, script=self.script)
         try:
-            rollout.migrate_tenants(plan, worker_plan, migrator)
+            rollout.migrate_tenants(plan, worker_plan, migrator, self._workers(plan, owned))
         finally:
-            if migrator is not None:
-                migrator.close()
+            migrator.close()
 
     # -- read-only commands (current, ...) --------------------------------------------------
 

@@ -8,7 +8,6 @@ event per schema, and at the end a RunFinished event and MigrationFailed if anyt
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
@@ -27,7 +26,7 @@ from toolkit.migrations.events import (
 from toolkit.migrations.journal import PlannedStep
 from toolkit.migrations.options import OnError, RunOptions
 from toolkit.migrations.plan import TenantPlan
-from toolkit.migrations.workers import run_in_process, run_in_workers
+from toolkit.migrations.workers import run_tasks
 
 
 @dataclass
@@ -93,12 +92,12 @@ class Rollout:
         self._emit(outcome)
 
     def migrate_tenants(
-        self, plan: TenantPlan, worker_plan: WorkerPlan, migrator: TenantMigrator | None
+        self, plan: TenantPlan, worker_plan: WorkerPlan, migrator: TenantMigrator, workers: int
     ) -> None:
         """Migrate the plan's tenants: canaries first, then the rest, as the policy says.
 
-        ``migrator`` runs tenants in this process (on a caller's connection, or when one
-        worker is asked for); otherwise worker processes do.
+        ``migrator`` runs tenants in this process; with ``workers`` above one, worker
+        processes run some as well.
         """
         tasks = self._tasks(plan)
         canary = self.options.selection.canary or 0
@@ -107,7 +106,8 @@ class Rollout:
         for position, batch in enumerate(batches):
             failed_before = len(self.failed)
             reached = 0
-            for outcome in self._dispatch(batch, worker_plan, migrator, fail_fast=fail_fast):
+            outcomes = run_tasks(migrator, worker_plan, batch, workers=workers, fail_fast=fail_fast)
+            for outcome in outcomes:
                 reached += 1
                 self.outcomes.append(outcome)
                 self._emit(outcome)
@@ -180,21 +180,6 @@ class Rollout:
             )
             for step in planned
         ]
-
-    def _dispatch(
-        self,
-        tasks: Sequence[TenantTask],
-        worker_plan: WorkerPlan,
-        migrator: TenantMigrator | None,
-        *,
-        fail_fast: bool,
-    ) -> Iterator[SchemaOutcome]:
-        if not tasks:
-            return iter(())
-        if migrator is not None:
-            return run_in_process(migrator, tasks, fail_fast=fail_fast)
-        workers = min(self.options.workers, len(tasks))
-        return run_in_workers(worker_plan, tasks, workers=workers, fail_fast=fail_fast)
 
     def _emit(self, event: RunStarted | SchemaOutcome | RunFinished) -> None:
         if self.on_event is not None:

@@ -1,105 +1,184 @@
 """Run tenant tasks in this process or in worker processes, and stream their outcomes back.
 
 Alembic keeps module-level state and is not thread-safe, so parallelism is by processes.
-Each worker receives the plan once when it starts, keeps one connection, and migrates
-chunks of tenants. A shared stop flag implements fail-fast: no tenant starts after it is
-set, and the ones in flight finish. Workers die with their parent (PR_SET_PDEATHSIG), so a
-killed run leaves no process behind to touch the database.
+The runner itself migrates tenants too; each further worker is ``python -m
+toolkit.migrations.worker``: a fresh interpreter that imports only the toolkit (never the
+caller's ``__main__``). It receives the plan once, keeps one connection, and migrates the
+chunks of tenants it is sent over a pipe. Fail-fast is a
+signal: after it no tenant starts, and the ones in flight finish. Workers die with their
+parent (PR_SET_PDEATHSIG), so a killed run leaves no process behind to touch the database.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import ctypes
-import multiprocessing
+import contextlib
 import os
+import pickle
+import selectors
 import signal
+import struct
+import subprocess
+import sys
+from collections import deque
 from collections.abc import Iterator, Sequence
-from multiprocessing.synchronize import Event
+from dataclasses import dataclass
+from typing import IO, Any
 
+from toolkit.errors import TenantctlError
 from toolkit.migrations.apply import TenantMigrator, TenantTask, WorkerPlan
 from toolkit.migrations.events import SchemaOutcome
 
-_PR_SET_PDEATHSIG = 1
+STOP_SIGNAL = signal.SIGUSR1
 _CHUNK_MAX = 25
-
-# State of a worker process, set once by ``_start_worker``.
-_migrator: TenantMigrator | None = None
-_stop: Event | None = None
-_fail_fast = False
+_HEADER = struct.Struct("!I")
 
 
-def run_in_process(
-    migrator: TenantMigrator, tasks: Sequence[TenantTask], *, fail_fast: bool
+def run_tasks(
+    migrator: TenantMigrator,
+    plan: WorkerPlan,
+    tasks: Sequence[TenantTask],
+    *,
+    workers: int,
+    fail_fast: bool,
 ) -> Iterator[SchemaOutcome]:
-    """Migrate ``tasks`` one by one here; with ``fail_fast``, stop after the first failure."""
-    for task in tasks:
-        outcome = migrator.migrate(task)
-        yield outcome
-        if fail_fast and not outcome.ok:
-            return
+    """Migrate ``tasks`` with ``workers`` processes: this one (through ``migrator``) and
+    ``workers - 1`` worker processes; outcomes are yielded as they arrive.
 
-
-def run_in_workers(
-    plan: WorkerPlan, tasks: Sequence[TenantTask], *, workers: int, fail_fast: bool
-) -> Iterator[SchemaOutcome]:
-    """Migrate ``tasks`` in ``workers`` processes; outcomes arrive as chunks complete."""
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
+    This process starts on the first tenant at once, while the workers boot. With
+    ``fail_fast``, no tenant starts after the first failure; those in flight finish.
+    """
     chunk_size = max(1, min(_CHUNK_MAX, len(tasks) // (workers * 8)))
-    chunks = [tasks[i : i + chunk_size] for i in range(0, len(tasks), chunk_size)]
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(plan, stop, fail_fast, os.getpid()),
-    ) as pool:
-        pending: set[concurrent.futures.Future[list[SchemaOutcome]]] = set()
-        queued = iter(chunks)
-        while True:
-            while not stop.is_set() and len(pending) < workers * 2:
-                chunk = next(queued, None)
-                if chunk is None:
-                    break
-                pending.add(pool.submit(_migrate_chunk, list(chunk)))
-            if not pending:
-                return
-            finished, pending = concurrent.futures.wait(
-                pending, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            for future in finished:
-                yield from future.result()
-
-
-def _start_worker(plan: WorkerPlan, stop: Event, fail_fast: bool, parent_pid: int) -> None:
-    """Initializer of a worker process: die with the parent, then open the connection."""
-    global _migrator, _stop, _fail_fast
-    _die_with_parent(parent_pid)
-    _migrator = TenantMigrator(plan)
-    _stop = stop
-    _fail_fast = fail_fast
-
-
-def _migrate_chunk(tasks: list[TenantTask]) -> list[SchemaOutcome]:
-    if _migrator is None or _stop is None:
-        raise RuntimeError("worker was not initialised")
-    outcomes = []
-    for task in tasks:
-        if _stop.is_set():
-            break
-        outcome = _migrator.migrate(task)
-        outcomes.append(outcome)
-        if _fail_fast and not outcome.ok:
-            _stop.set()
-    return outcomes
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies; exit now if it already has."""
+    queue = deque(list(tasks[i : i + chunk_size]) for i in range(0, len(tasks), chunk_size))
+    pool = _Pool.start(plan, fail_fast, workers - 1 if len(tasks) > 1 else 0)
+    local: deque[TenantTask] = deque()
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return  # not Linux: workers then exit when their task queue breaks
-    if os.getppid() != parent_pid:
-        os._exit(1)
+        while True:
+            pool.feed(queue)
+            if not local and queue:
+                local.extend(queue.popleft())
+            if local:
+                outcome = migrator.migrate(local.popleft())
+                arrived = [outcome, *pool.collect(timeout=0)]
+            elif pool.busy:
+                arrived = pool.collect(timeout=None)
+            else:
+                return
+            yield from arrived
+            if fail_fast and any(not outcome.ok for outcome in arrived):
+                queue.clear()
+                local.clear()
+                pool.interrupt()
+    finally:
+        pool.close()
+
+
+class _Pool:
+    """Worker processes, their pipes, and which of them hold a chunk."""
+
+    def __init__(self, workers: list[_Worker]) -> None:
+        self.workers = workers
+        self.selector = selectors.DefaultSelector()
+        for worker in workers:
+            self.selector.register(worker.output, selectors.EVENT_READ, worker)
+
+    @classmethod
+    def start(cls, plan: WorkerPlan, fail_fast: bool, count: int) -> _Pool:
+        return cls([_Worker.start(plan, fail_fast) for _ in range(count)])
+
+    @property
+    def busy(self) -> bool:
+        """True while some worker holds a chunk."""
+        return any(worker.busy for worker in self.workers)
+
+    def feed(self, queue: deque[list[TenantTask]]) -> None:
+        """Give each idle worker the next chunk, if any."""
+        for worker in self.workers:
+            if not worker.busy and queue:
+                worker.send(queue.popleft())
+
+    def collect(self, timeout: float | None) -> list[SchemaOutcome]:
+        """Outcomes of the chunks finished within ``timeout`` seconds (None: wait for one)."""
+        outcomes: list[SchemaOutcome] = []
+        for key, _ in self.selector.select(timeout):
+            outcomes.extend(key.data.receive())
+        return outcomes
+
+    def interrupt(self) -> None:
+        """Fail-fast: no worker starts another tenant."""
+        for worker in self.workers:
+            worker.interrupt()
+
+    def close(self) -> None:
+        self.selector.close()
+        for worker in self.workers:
+            worker.close()
+
+
+@dataclass
+class _Worker:
+    """One worker process and its pipes; ``busy`` while it has a chunk in hand."""
+
+    process: subprocess.Popen[bytes]
+    busy: bool = False
+
+    @classmethod
+    def start(cls, plan: WorkerPlan, fail_fast: bool) -> _Worker:
+        process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+            [sys.executable, "-m", "toolkit.migrations.worker", str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        worker = cls(process)
+        worker._write((plan, fail_fast))
+        return worker
+
+    @property
+    def output(self) -> IO[bytes]:
+        assert self.process.stdout is not None
+        return self.process.stdout
+
+    def send(self, chunk: list[TenantTask]) -> None:
+        """Hand the worker a chunk to migrate."""
+        self._write(chunk)
+        self.busy = True
+
+    def receive(self) -> list[SchemaOutcome]:
+        """The outcomes of the chunk in hand; TenantctlError if the worker died."""
+        outcomes: list[SchemaOutcome] = read_message(self.output)
+        self.busy = False
+        return outcomes
+
+    def interrupt(self) -> None:
+        """Fail-fast: start no further tenant (the one in flight finishes)."""
+        if self.process.poll() is None:
+            self.process.send_signal(STOP_SIGNAL)
+
+    def close(self) -> None:
+        """Let an idle worker exit (its stdin closes); kill one still holding a chunk."""
+        if self.process.poll() is None and self.busy:
+            self.process.kill()
+        if self.process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+        self.process.wait()
+
+    def _write(self, message: Any) -> None:
+        assert self.process.stdin is not None
+        write_message(self.process.stdin, message)
+
+
+def write_message(stream: IO[bytes], message: Any) -> None:
+    """One length-prefixed pickle on a pipe between the runner and its own workers."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def read_message(stream: IO[bytes]) -> Any:
+    """The next message written by ``write_message``; TenantctlError if the pipe closed."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise TenantctlError("a migration worker process died; see its error output above")
+    (size,) = _HEADER.unpack(header)
+    # Only our own processes write to these pipes (the runner and the workers it started).
+    return pickle.loads(stream.read(size))  # noqa: S301

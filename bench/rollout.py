@@ -1,0 +1,259 @@
+"""Benchmark: one tenant revision rolled out over N tenants, against the raw-SQL floor.
+
+For each N, in one run on a fresh database ``tenantctl_bench``:
+
+(a) floor: the DDL the revision emits, replayed per tenant over one psycopg connection,
+    one transaction per tenant, no Alembic, no version table, no journal;
+(b) ``tenantctl migrate up --workers 1``, as a user runs it (a new process);
+(c) ``tenantctl migrate up --workers 2``;
+(d) no-op: ``alembic upgrade heads`` and ``tenantctl migrate status`` with all at head.
+
+Between measurements the revision is undone (not timed). Prints a table, then JSON with
+ratios against (a) and the peak RSS of the largest process of (b)/(c).
+
+    .venv/bin/python bench/rollout.py --tenants 1000 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psycopg
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
+
+from scratch_scripts import add_tenant_revision, make_scratch_ini  # noqa: E402
+
+from toolkit import RunOptions, make_engine, upgrade_all  # noqa: E402
+from toolkit.migrations.branches import TENANT, BranchIndex  # noqa: E402
+from toolkit.migrations.render import render_statements  # noqa: E402
+from toolkit.sql import quote_identifier  # noqa: E402
+
+BENCH_DATABASE = "tenantctl_bench"
+REVISION = "bench0001"
+UPGRADE = """
+op.add_column("orders", sa.Column("bench_note", sa.Text(), nullable=True))
+op.create_index("ix_orders_bench_note", "orders", ["bench_note"])
+"""
+DOWNGRADE = """
+op.drop_index("ix_orders_bench_note", table_name="orders")
+op.drop_column("orders", "bench_note")
+"""
+PLANS = ("free", "pro", "business")
+
+
+@dataclass
+class Result:
+    """Figures for one N."""
+
+    tenants: int
+    provision_seconds: float
+    floor_seconds: float
+    one_worker_seconds: float
+    two_workers_seconds: float
+    noop_alembic_seconds: float
+    status_seconds: float
+    one_worker_peak_rss_mb: float
+    two_workers_peak_rss_mb: float
+    noop_peak_rss_mb: float
+
+    @property
+    def ratios(self) -> dict[str, float]:
+        """Ratios against the floor, and the speed-up of two workers over one."""
+        return {
+            "one_worker_vs_floor": self.one_worker_seconds / self.floor_seconds,
+            "two_workers_vs_floor": self.two_workers_seconds / self.floor_seconds,
+            "two_workers_speedup": self.one_worker_seconds / self.two_workers_seconds,
+        }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, nargs="+", default=[1000])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="any database on the server to use; the bench creates its own database there",
+    )
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="tenantctl-bench-") as scratch:
+        ini = make_scratch_ini(Path(scratch))
+        for count in args.tenants:
+            results.append(_bench(args.database_url, ini, count))
+    _print(results)
+    return 0
+
+
+def _bench(server_url: str, ini: Path, count: int) -> Result:
+    url = _fresh_database(server_url)
+    engine = make_engine(url)
+    try:
+        started = time.perf_counter()
+        upgrade_all(engine)  # core
+        _register_tenants(url, count)
+        upgrade_all(engine, options=RunOptions(workers=2))  # every tenant from base to head
+        provision = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    path = add_tenant_revision(ini, REVISION, UPGRADE, DOWNGRADE)
+    try:
+        up_sql, down_sql = _floor_statements(ini)
+        schemas = [f"tenant_t{i:05d}" for i in range(count)]
+        floor = _replay(url, schemas, up_sql)
+        _replay(url, schemas, down_sql)
+        env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
+        one, one_rss = _timed(["tenantctl", "migrate", "up", "--workers", "1"], env)
+        _undo(env)
+        two, two_rss = _timed(["tenantctl", "migrate", "up", "--workers", "2"], env)
+        noop, noop_rss = _timed(["alembic", "-c", str(ini), "upgrade", "heads"], env)
+        status, _ = _timed(["tenantctl", "migrate", "status"], env)
+    finally:
+        path.unlink()
+    return Result(
+        tenants=count,
+        provision_seconds=provision,
+        floor_seconds=floor,
+        one_worker_seconds=one,
+        two_workers_seconds=two,
+        noop_alembic_seconds=noop,
+        status_seconds=status,
+        one_worker_peak_rss_mb=one_rss,
+        two_workers_peak_rss_mb=two_rss,
+        noop_peak_rss_mb=noop_rss,
+    )
+
+
+def _fresh_database(server_url: str) -> str:
+    """Drop and create the bench database; returns its SQLAlchemy URL."""
+    parsed = make_url(server_url)
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(BENCH_DATABASE)}")
+        connection.execute(f"CREATE DATABASE {quote_identifier(BENCH_DATABASE)}")
+    return parsed.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _register_tenants(url: str, count: int) -> None:
+    """Registry rows and empty schemas for ``count`` active tenants (the rollout fills them)."""
+    with psycopg.connect(_libpq(url)) as connection:
+        rows = [
+            (f"t{i:05d}", f"Tenant {i}", f"tenant_t{i:05d}", PLANS[i % 3]) for i in range(count)
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO core.tenants (subdomain, company_name, database_schema, plan, status)"
+                " VALUES (%s, %s, %s, %s, 'active')",
+                rows,
+            )
+            for _, _, schema, _ in rows:
+                cursor.execute(f"CREATE SCHEMA {quote_identifier(schema)}")
+
+
+def _floor_statements(ini: Path) -> tuple[list[str], list[str]]:
+    """The revision's DDL up and down, as Alembic renders it, without version-table SQL."""
+    script = ScriptDirectory.from_config(Config(str(ini)))
+    head = BranchIndex.build(script).heads_of(script, TENANT)
+    down_revision = script.get_revision(REVISION).down_revision
+    up = render_statements(list(script._upgrade_revs(REVISION, (down_revision,))), (down_revision,))
+    down = render_statements(list(script._downgrade_revs(str(down_revision), head)), head)
+    if up is None or down is None:
+        raise SystemExit("bench revision did not render")
+    return [s for s in up if "alembic_version" not in s], [
+        s for s in down if "alembic_version" not in s
+    ]
+
+
+def _replay(url: str, schemas: Sequence[str], statements: Sequence[str]) -> float:
+    """The floor: per tenant one transaction, SET LOCAL search_path, then each statement."""
+    with psycopg.connect(_libpq(url), autocommit=True) as connection:
+        started = time.perf_counter()
+        for schema in schemas:
+            with connection.transaction():
+                connection.execute(f"SET LOCAL search_path TO {quote_identifier(schema)}")
+                for statement in statements:
+                    connection.execute(statement)
+        return time.perf_counter() - started
+
+
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time of a console command of the venv, and the peak RSS (MB) of its processes."""
+    executable = str(Path(sys.executable).parent / command[0])
+    environment = {**os.environ, **env}
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603
+        [executable, *command[1:]],
+        cwd=PROJECT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {stderr[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def _undo(env: dict[str, str]) -> None:
+    _timed(["tenantctl", "migrate", "down", "tenant@-1", "--workers", "2"], env)
+
+
+def _peak_rss(result: Result) -> float:
+    return max(result.one_worker_peak_rss_mb, result.two_workers_peak_rss_mb)
+
+
+def _print(results: list[Result]) -> None:
+    header = (
+        f"{'tenants':>8} {'floor s':>8} {'1 worker':>9} {'ratio':>6} {'2 workers':>9} "
+        f"{'ratio':>6} {'speedup':>7} {'noop s':>7} {'status s':>8} {'rss MB':>7}"
+    )
+    print(header)
+    for r in results:
+        ratios = r.ratios
+        print(
+            f"{r.tenants:>8} {r.floor_seconds:>8.2f} {r.one_worker_seconds:>9.2f} "
+            f"{ratios['one_worker_vs_floor']:>6.2f} {r.two_workers_seconds:>9.2f} "
+            f"{ratios['two_workers_vs_floor']:>6.2f} {ratios['two_workers_speedup']:>7.2f} "
+            f"{r.noop_alembic_seconds:>7.2f} {r.status_seconds:>8.2f} "
+            f"{_peak_rss(r):>7.0f}"
+        )
+    payload = [{**asdict(r), **r.ratios} for r in results]
+    if len(results) > 1:
+        smallest, largest = results[0], results[-1]
+        payload.append(
+            {
+                "peak_rss_growth": max(
+                    largest.one_worker_peak_rss_mb, largest.two_workers_peak_rss_mb
+                )
+                / max(smallest.one_worker_peak_rss_mb, smallest.two_workers_peak_rss_mb),
+                "from_tenants": smallest.tenants,
+                "to_tenants": largest.tenants,
+            }
+        )
+    print(json.dumps(payload, indent=2))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,634 @@
+"""Rollout safety on a real PostgreSQL: the run lock, failure policies, timeouts, kills, workers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
+
+import psycopg
+import pytest
+from cli_runner import PROJECT_ROOT, alembic, run_cli
+from scratch_scripts import add_tenant_revision
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import URL
+
+from toolkit.exit_codes import EXIT_ABORTED, EXIT_LOCKED, EXIT_OK, EXIT_TENANTS_FAILED
+from toolkit.migrations.lock import APPLICATION_NAME, ROLLOUT_LOCK_KEY, lock_holder_pid
+from toolkit.migrations.status import Heads, read_versions
+
+TENANTCTL = [sys.executable, "-m", "toolkit.cli"]
+BASE = Heads.from_scripts().tenant  # the project's tenant head, before scratch revisions
+HANG = 90.0  # seconds; only stops a hung test, never a measured expectation
+T = TypeVar("T")
+
+
+# -- running tenantctl on a scratch revision tree --------------------------------------------
+
+
+def _url_text(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def _tenantctl(url: URL, ini: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``tenantctl ARGS`` with the revisions of ``ini``, to completion."""
+    return run_cli([*TENANTCTL, *args], url, TENANTCTL_ALEMBIC_INI=str(ini))
+
+
+def _start_tenantctl(url: URL, ini: Path, *args: str) -> subprocess.Popen[str]:
+    """``tenantctl ARGS`` with the revisions of ``ini``, in the background."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env.update(DATABASE_URL=_url_text(url), TENANTCTL_ALEMBIC_INI=str(ini))
+    return subprocess.Popen(
+        [*TENANTCTL, *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+class Finished(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _finish(process: subprocess.Popen[str]) -> Finished:
+    stdout, stderr = process.communicate(timeout=HANG)
+    return Finished(process.returncode, stdout, stderr)
+
+
+def _one_error_line(stderr: str) -> str:
+    """The only non-empty line of ``stderr``; fails on a traceback or on several lines."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def _wait_for(
+    condition: Callable[[], T], what: str, process: subprocess.Popen[str] | None = None
+) -> T:
+    """Poll ``condition`` until it is truthy; fail if ``process`` ends first or on a hang."""
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            out = _finish(process)
+            pytest.fail(f"run ended (exit {out.returncode}) before {what}: {out.stderr}")
+        time.sleep(0.02)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+# -- scratch revisions -----------------------------------------------------------------------
+
+
+def _add_column_revision(
+    ini: Path, revision: str, column: str, *, sleep: float = 0.0, render_as_sql: bool = True
+) -> None:
+    """A tenant revision adding ``orders.<column>`` (after ``pg_sleep(sleep)`` if given)."""
+    upgrade = f'op.add_column("orders", sa.Column("{column}", sa.Text()))'
+    if sleep:
+        upgrade = f'op.execute("SELECT pg_sleep({sleep})")\n{upgrade}'
+    downgrade = f'op.drop_column("orders", "{column}")'
+    add_tenant_revision(ini, revision, upgrade, downgrade, render_as_sql=render_as_sql)
+
+
+# -- what the database holds -----------------------------------------------------------------
+
+
+class Step(NamedTuple):
+    run_id: int
+    schema: str
+    status: str
+    attempts: int
+    error: str | None
+
+
+def _state(
+    engine: Engine, schemas: Sequence[str], columns: Sequence[str]
+) -> dict[str, tuple[tuple[str, ...], frozenset[str]]]:
+    """Each schema's revisions and which of ``columns`` its ``orders`` table has."""
+    with engine.connect() as connection:
+        versions = read_versions(connection, list(schemas))
+        rows = connection.execute(
+            text(
+                "SELECT table_schema, column_name FROM information_schema.columns "
+                "WHERE table_name = 'orders' AND table_schema = ANY(:schemas) "
+                "AND column_name = ANY(:columns)"
+            ),
+            {"schemas": list(schemas), "columns": list(columns)},
+        ).all()
+    present: dict[str, set[str]] = {schema: set() for schema in schemas}
+    for schema, column in rows:
+        present[schema].add(column)
+    return {s: (versions.get(s, ()), frozenset(present[s])) for s in schemas}
+
+
+def _steps(engine: Engine, run_id: int | None = None) -> list[Step]:
+    """Journaled tenant steps (of one run, or of every run), oldest first."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT run_id, schema_name, status, attempts, error FROM core.migration_steps "
+                "WHERE schema_name <> 'core' AND (CAST(:run AS bigint) IS NULL OR run_id = :run) "
+                "ORDER BY id"
+            ),
+            {"run": run_id},
+        ).all()
+    return [Step(*row) for row in rows]
+
+
+def _statuses(steps: Sequence[Step]) -> dict[str, str]:
+    return {step.schema: step.status for step in steps}
+
+
+@pytest.fixture
+def runs(engine: Engine) -> Callable[[], list[tuple[int, str]]]:
+    """``(id, outcome)`` of the runs journaled since the test began, oldest first.
+
+    The template database already holds one: the run that migrated core.
+    """
+    query = "SELECT id, outcome FROM core.migration_runs WHERE id > :before ORDER BY id"
+    with engine.connect() as connection:
+        before = connection.execute(text("SELECT max(id) FROM core.migration_runs")).scalar()
+
+    def journaled() -> list[tuple[int, str]]:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query), {"before": before or 0})]
+
+    return journaled
+
+
+def _lock_holder(engine: Engine) -> int | None:
+    with engine.connect() as connection:
+        return lock_holder_pid(connection)
+
+
+def _sleeping_backends(engine: Engine) -> list[int]:
+    """Backends of this database (other than the asking one) inside a ``pg_sleep``."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state = 'active' "
+                    "AND query ILIKE '%pg_sleep%'"
+                )
+            ).scalars()
+        )
+
+
+def _done_count(engine: Engine) -> int:
+    return sum(step.status == "done" for step in _steps(engine))
+
+
+@contextlib.contextmanager
+def _session(url: URL, *, autocommit: bool = True) -> Iterator[psycopg.Connection[Any]]:
+    """A plain psycopg session of the test's own, closed (its locks released) at the end."""
+    conninfo = _url_text(url.set(drivername="postgresql"))
+    with psycopg.connect(conninfo, autocommit=autocommit) as connection:
+        yield connection
+
+
+@contextlib.contextmanager
+def _rollout_lock_held(url: URL) -> Iterator[int]:
+    """Hold the rollout lock in a session of our own; yields that session's backend pid."""
+    with _session(url) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (ROLLOUT_LOCK_KEY,))
+        row = holder.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        yield row[0]
+
+
+@contextlib.contextmanager
+def _orders_locked(url: URL, schema: str) -> Iterator[psycopg.Connection[Any]]:
+    """An open transaction holding ACCESS EXCLUSIVE on ``schema.orders``."""
+    with _session(url, autocommit=False) as blocker:
+        blocker.execute(f'LOCK TABLE "{schema}".orders IN ACCESS EXCLUSIVE MODE')
+        try:
+            yield blocker
+        finally:
+            blocker.rollback()
+
+
+def _waiting_for_a_lock(engine: Engine, schema: str) -> bool:
+    """True while some backend waits for a lock on ``schema.orders``."""
+    with engine.connect() as connection:
+        return bool(
+            connection.execute(
+                text(
+                    "SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted "
+                    "AND relation = to_regclass(:table))"
+                ),
+                {"table": f'"{schema}".orders'},
+            ).scalar()
+        )
+
+
+# -- processes ------------------------------------------------------------------------
+
+
+def _descendants(root: int) -> list[int]:
+    """Pids of every process below ``root`` (its workers, whatever starts them)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, pending = [], [root]
+    while pending:
+        below = children.get(pending.pop(), [])
+        found.extend(below)
+        pending.extend(below)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True if ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+# == 1. one run at a time =====================================================================
+
+
+def test_second_run_waits_for_the_lock_then_exits_6_naming_the_holder(
+    db_url, engine, make_tenants, scratch_ini, runs
+):
+    schemas = make_tenants("a", "b")
+    _add_column_revision(scratch_ini, "r_note", "note")
+    before = (_state(engine, schemas, ["note"]), runs())
+
+    with _rollout_lock_held(db_url) as holder:
+        cli = _tenantctl(db_url, scratch_ini, "migrate", "up", "--lock-wait", "1")
+        raw = alembic(db_url, "-x", "lock_wait=1", "upgrade", "heads", ini=scratch_ini)
+        assert _lock_holder(engine) == holder
+
+    assert cli.returncode == EXIT_LOCKED, cli.stderr
+    line = _one_error_line(cli.stderr)
+    assert line.startswith("error: another migration run holds the lock")
+    assert f"backend pid {holder}" in line
+    assert raw.returncode == EXIT_LOCKED, raw.stderr
+    failed = [line for line in raw.stderr.splitlines() if line.startswith("FAILED:")]
+    assert len(failed) == 1, raw.stderr
+    assert f"backend pid {holder}" in failed[0]
+    assert "Traceback" not in raw.stderr
+    assert (_state(engine, schemas, ["note"]), runs()) == before
+
+    after = _tenantctl(db_url, scratch_ini, "migrate", "up", "--lock-wait", "1")
+    assert after.returncode == EXIT_OK, after.stderr
+    assert set(_state(engine, schemas, ["note"]).values()) == {(("r_note",), frozenset({"note"}))}
+
+
+def test_concurrent_runs_serialize_on_the_lock_and_never_apply_a_revision_twice(
+    db_url, engine, make_tenants, scratch_ini, runs
+):
+    schemas = make_tenants("a", "b", "c", "d", "e")
+    _add_column_revision(scratch_ini, "r_slow", "slow", sleep=0.2)
+
+    first, second = (_start_tenantctl(db_url, scratch_ini, "migrate", "up") for _ in range(2))
+    holder = _wait_for(lambda: _lock_holder(engine), "a run to take the lock", first)
+    # A third run that will not wait long is refused, naming the run that holds the lock.
+    impatient = _tenantctl(db_url, scratch_ini, "migrate", "up", "--lock-wait", "0.2")
+    results = [_finish(first), _finish(second)]
+
+    assert impatient.returncode == EXIT_LOCKED, impatient.stderr
+    line = _one_error_line(impatient.stderr)
+    assert f"backend pid {holder}" in line
+    assert APPLICATION_NAME in line
+    for result in results:
+        assert result.returncode == EXIT_OK, result.stderr
+        assert "already exists" not in result.stdout + result.stderr
+    steps = _steps(engine)
+    assert sorted(step.schema for step in steps) == sorted(schemas)  # each tenant exactly once
+    assert {step.status for step in steps} == {"done"}
+    assert [outcome for _, outcome in runs()] == ["succeeded", "succeeded"]
+    assert set(_state(engine, schemas, ["slow"]).values()) == {(("r_slow",), frozenset({"slow"}))}
+
+
+# == 2. failure policies ======================================================================
+
+
+@pytest.mark.parametrize(
+    ("flags", "broken", "exit_code", "statuses", "outcome"),
+    [
+        pytest.param(
+            [],
+            "b",
+            EXIT_ABORTED,
+            {"a": "done", "b": "failed", "c": "pending", "d": "pending"},
+            "aborted",
+            id="fail-fast",
+        ),
+        pytest.param(
+            ["--continue-on-error"],
+            "b",
+            EXIT_TENANTS_FAILED,
+            {"a": "done", "b": "failed", "c": "done", "d": "done"},
+            "failed",
+            id="continue-on-error",
+        ),
+        pytest.param(
+            ["--fail-fast"],
+            "d",
+            EXIT_TENANTS_FAILED,
+            {"a": "done", "b": "done", "c": "done", "d": "failed"},
+            "failed",
+            id="fail-fast-on-the-last-tenant-leaves-nothing-unstarted",
+        ),
+    ],
+)
+def test_failed_tenant_is_rolled_back_and_the_policy_decides_the_rest(
+    db_url, engine, make_tenants, scratch_ini, runs, flags, broken, exit_code, statuses, outcome
+):
+    schemas = make_tenants("a", "b", "c", "d")
+    _add_column_revision(scratch_ini, "r_note", "note")
+    with engine.begin() as connection:  # the revision's ADD COLUMN now fails in this tenant
+        connection.execute(text(f'ALTER TABLE "tenant_{broken}".orders ADD COLUMN note int'))
+
+    result = _tenantctl(db_url, scratch_ini, "migrate", "up", *flags)
+
+    assert result.returncode == exit_code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"tenant_{broken}" in result.stderr
+    assert "DuplicateColumn" in result.stderr
+    state = _state(engine, schemas, ["note"])
+    for sub, status in statuses.items():
+        expected = {
+            "done": (("r_note",), {"note"}),
+            "failed": (BASE, {"note"}),  # rolled back: only the column made beforehand
+            "pending": (BASE, frozenset()),
+        }[status]
+        assert state[f"tenant_{sub}"] == expected, sub
+    steps = _steps(engine)
+    assert _statuses(steps) == {f"tenant_{sub}": status for sub, status in statuses.items()}
+    (failed,) = [step for step in steps if step.status == "failed"]
+    assert failed.error.startswith("DuplicateColumn:")
+    assert [o for _, o in runs()] == [outcome]
+
+
+def test_fail_fast_with_workers_starts_no_tenant_after_the_failure_and_journals_the_truth(
+    db_url, engine, make_tenants, scratch_ini, runs
+):
+    schemas = make_tenants(*(f"w{i}" for i in range(8)))
+    _add_column_revision(scratch_ini, "r_slow", "slow", sleep=0.2)
+    with engine.begin() as connection:
+        connection.execute(text('ALTER TABLE "tenant_w1".orders ADD COLUMN slow int'))
+
+    result = _tenantctl(db_url, scratch_ini, "migrate", "up", "--workers", "2")
+
+    assert result.returncode == EXIT_ABORTED, result.stderr
+    statuses = _statuses(_steps(engine))
+    assert statuses["tenant_w1"] == "failed"
+    assert "pending" in statuses.values()
+    state = _state(engine, schemas, ["slow"])
+    for schema, status in statuses.items():
+        if status == "done":
+            assert state[schema] == (("r_slow",), {"slow"}), schema
+        else:
+            assert state[schema][0] == BASE, schema
+    assert [o for _, o in runs()] == ["aborted"]
+
+
+# == 3. lock_timeout and statement_timeout ====================================================
+
+
+def test_lock_timeout_is_retried_then_fails_that_tenant_after_three_attempts(
+    db_url, engine, make_tenants, scratch_ini
+):
+    schemas = make_tenants("a", "b", "c")
+    _add_column_revision(scratch_ini, "r_note", "note")
+    args = ["--lock-timeout", "0.2", "--lock-retries", "2", "--continue-on-error"]
+
+    with _orders_locked(db_url, "tenant_b"):
+        result = _tenantctl(db_url, scratch_ini, "migrate", "up", *args)
+
+    assert result.returncode == EXIT_TENANTS_FAILED, result.stderr
+    assert "LockNotAvailable" in result.stderr
+    steps = {step.schema: step for step in _steps(engine)}
+    assert steps["tenant_b"].status == "failed"
+    assert steps["tenant_b"].attempts == 3
+    assert steps["tenant_b"].error.startswith("LockNotAvailable:")
+    assert "lock timeout" in steps["tenant_b"].error
+    assert [(steps[s].status, steps[s].attempts) for s in ("tenant_a", "tenant_c")] == [
+        ("done", 1),
+        ("done", 1),
+    ]
+    state = _state(engine, schemas, ["note"])
+    assert state["tenant_b"] == (BASE, frozenset())
+    assert state["tenant_a"] == state["tenant_c"] == (("r_note",), {"note"})
+
+
+def test_lock_timeout_retry_succeeds_once_the_blocker_lets_go(
+    db_url, engine, make_tenants, scratch_ini
+):
+    schemas = make_tenants("a", "b")
+    _add_column_revision(scratch_ini, "r_note", "note")
+    args = ["--lock-timeout", "0.3", "--lock-retries", "5"]
+
+    with _orders_locked(db_url, "tenant_b"):
+        run = _start_tenantctl(db_url, scratch_ini, "migrate", "up", *args)
+        _wait_for(lambda: _waiting_for_a_lock(engine, "tenant_b"), "b's first attempt", run)
+        _wait_for(lambda: not _waiting_for_a_lock(engine, "tenant_b"), "it to time out", run)
+    result = _finish(run)
+
+    assert result.returncode == EXIT_OK, result.stderr
+    steps = {step.schema: step for step in _steps(engine)}
+    assert steps["tenant_b"].status == "done"
+    assert steps["tenant_b"].attempts >= 2
+    assert set(_state(engine, schemas, ["note"]).values()) == {(("r_note",), frozenset({"note"}))}
+
+
+def test_statement_timeout_cancels_a_slow_revision_and_rolls_the_tenant_back(
+    db_url, engine, make_tenants, scratch_ini
+):
+    schemas = make_tenants("a", "b")
+    _add_column_revision(scratch_ini, "r_slow", "slow", sleep=2)
+
+    result = _tenantctl(db_url, scratch_ini, "migrate", "up", "--statement-timeout", "0.2")
+
+    assert result.returncode == EXIT_ABORTED, result.stderr
+    assert "QueryCanceled" in result.stderr
+    assert "statement timeout" in result.stderr
+    steps = _steps(engine)
+    assert _statuses(steps) == {"tenant_a": "failed", "tenant_b": "pending"}
+    assert steps[0].error.startswith("QueryCanceled:")
+    assert steps[0].attempts == 1  # only lock timeouts are retried
+    assert set(_state(engine, schemas, ["slow"]).values()) == {(BASE, frozenset())}
+
+
+# == 4. a run killed, or a tenant's connection cut, mid-rollout ===============================
+
+KILL_COLUMNS = ("kill_a", "kill_b")
+
+
+def _assert_every_tenant_whole(engine: Engine, schemas: Sequence[str], run_id: int) -> None:
+    """Each tenant is at BASE without the columns or at k2 with both; the journal agrees."""
+    state = _state(engine, schemas, KILL_COLUMNS)
+    whole = {(BASE, frozenset()), (("k2",), frozenset(KILL_COLUMNS))}
+    for schema, found in state.items():
+        assert found in whole, (schema, found)
+    at_head = {schema for schema, (versions, _) in state.items() if versions == ("k2",)}
+    done = {step.schema for step in _steps(engine, run_id) if step.status == "done"}
+    assert done == at_head
+
+
+@pytest.mark.parametrize(
+    ("workers", "done_before_kill", "render_as_sql"),
+    [
+        pytest.param(1, 0, True, id="first-tenant"),
+        pytest.param(1, 3, True, id="fourth-tenant"),
+        pytest.param(2, 2, True, id="two-workers"),
+        pytest.param(1, 2, False, id="through-alembic"),
+    ],
+)
+def test_sigkill_mid_rollout_leaves_each_tenant_whole_and_a_rerun_finishes(
+    db_url, engine, make_tenants, scratch_ini, runs, workers, done_before_kill, render_as_sql
+):
+    schemas = make_tenants(*(f"k{i}" for i in range(8)))
+    for revision, column in zip(("k1", "k2"), KILL_COLUMNS, strict=True):
+        _add_column_revision(scratch_ini, revision, column, sleep=0.15, render_as_sql=render_as_sql)
+
+    run = _start_tenantctl(db_url, scratch_ini, "migrate", "up", "--workers", str(workers))
+    _wait_for(
+        lambda: _done_count(engine) >= done_before_kill and _sleeping_backends(engine),
+        f"{done_before_kill} tenant(s) done and another one in flight",
+        run,
+    )
+    worker_pids = _descendants(run.pid)
+    assert worker_pids or workers == 1, "two workers need a second process"
+    run.send_signal(signal.SIGKILL)
+    assert _finish(run).returncode == -signal.SIGKILL
+
+    _wait_for(lambda: not any(map(_alive, worker_pids)), "the workers to die with their parent")
+    _wait_for(lambda: _lock_holder(engine) is None, "the rollout lock to be released")
+    _wait_for(lambda: not _sleeping_backends(engine), "the killed run's backends to end")
+    ((killed_run, outcome),) = runs()
+    assert outcome == "running"  # nobody could record the end
+    _assert_every_tenant_whole(engine, schemas, killed_run)
+    done = _done_count(engine)
+    assert done_before_kill <= done < len(schemas)
+
+    rerun = _tenantctl(db_url, scratch_ini, "migrate", "up", "--workers", str(workers))
+
+    assert rerun.returncode == EXIT_OK, rerun.stderr
+    state = _state(engine, schemas, KILL_COLUMNS)
+    assert set(state.values()) == {(("k2",), frozenset(KILL_COLUMNS))}
+    assert [o for _, o in runs()] == ["interrupted", "succeeded"]
+    (rerun_id, _) = runs()[-1]
+    assert len(_steps(engine, rerun_id)) == len(schemas) - done  # only what the kill left
+
+
+def test_terminated_tenant_backend_fails_that_tenant_alone_and_a_rerun_finishes(
+    db_url, engine, make_tenants, scratch_ini, runs
+):
+    schemas = make_tenants(*(f"t{i}" for i in range(5)))
+    for revision, column in zip(("k1", "k2"), KILL_COLUMNS, strict=True):
+        _add_column_revision(scratch_ini, revision, column, sleep=0.15)
+
+    run = _start_tenantctl(db_url, scratch_ini, "migrate", "up", "--continue-on-error")
+    (victim, *_) = _wait_for(
+        lambda: _done_count(engine) >= 1 and _sleeping_backends(engine),
+        "a tenant in flight after the first",
+        run,
+    )
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+    result = _finish(run)
+
+    assert result.returncode == EXIT_TENANTS_FAILED, result.stderr
+    assert "Traceback" not in result.stderr
+    ((run_id, outcome),) = runs()
+    assert outcome == "failed"
+    steps = _steps(engine, run_id)
+    failed = [step for step in steps if step.status == "failed"]
+    assert len(failed) == 1, steps
+    assert failed[0].schema != schemas[0]
+    assert {step.status for step in steps} == {"done", "failed"}  # the run went on after it
+    _assert_every_tenant_whole(engine, schemas, run_id)
+    assert _state(engine, schemas, KILL_COLUMNS)[failed[0].schema] == (BASE, frozenset())
+
+    rerun = _tenantctl(db_url, scratch_ini, "migrate", "up")
+
+    assert rerun.returncode == EXIT_OK, rerun.stderr
+    assert set(_state(engine, schemas, KILL_COLUMNS).values()) == {
+        (("k2",), frozenset(KILL_COLUMNS))
+    }
+
+
+# == 5. worker processes ======================================================================
+
+
+def _tenant_ddl(engine: Engine, schemas: Sequence[str]) -> dict[str, Any]:
+    """Every column and index of each schema, written without the schema name."""
+    with engine.connect() as connection:
+        columns = connection.execute(
+            text(
+                "SELECT table_schema, table_name, column_name, data_type, is_nullable "
+                "FROM information_schema.columns WHERE table_schema = ANY(:schemas) "
+                "ORDER BY 1, 2, 3"
+            ),
+            {"schemas": list(schemas)},
+        ).all()
+        indexes = connection.execute(
+            text(
+                "SELECT schemaname, indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = ANY(:schemas) ORDER BY 1, 2"
+            ),
+            {"schemas": list(schemas)},
+        ).all()
+        versions = read_versions(connection, list(schemas))
+    ddl: dict[str, Any] = {s: {"version": versions.get(s), "ddl": []} for s in schemas}
+    for schema, *rest in columns:
+        ddl[schema]["ddl"].append(tuple(rest))
+    for schema, name, definition in indexes:
+        ddl[schema]["ddl"].append((name, definition.replace(f"{schema}.", "")))
+    return ddl
+
+
+def test_two_workers_reach_the_same_end_state_as_one(
+    db_url, engine, make_tenants, scratch_ini, runs
+):
+    schemas = make_tenants(*(f"p{i:02}" for i in range(10)))
+    add_tenant_revision(
+        scratch_ini,
+        "r_par",
+        'op.add_column("orders", sa.Column("note", sa.Text()))\n'
+        'op.create_index("ix_orders_note", "orders", ["note"])',
+        'op.drop_index("ix_orders_note", table_name="orders")\nop.drop_column("orders", "note")',
+    )
+
+    parallel = _tenantctl(db_url, scratch_ini, "migrate", "up", "--workers", "2")
+    assert parallel.returncode == EXIT_OK, parallel.stderr
+    with_two = _tenant_ddl(engine, schemas)
+    down = _tenantctl(db_url, scratch_ini, "migrate", "down", "tenant@-1", "--workers", "2")
+    assert down.returncode == EXIT_OK, down.stderr
+    assert set(_state(engine, schemas, ["note"]).values()) == {(BASE, frozenset())}
+    serial = _tenantctl(db_url, scratch_ini, "migrate", "up", "--workers", "1")
+    assert serial.returncode == EXIT_OK, serial.stderr
+
+    assert _tenant_ddl(engine, schemas) == with_two
+    assert {s: d["version"] for s, d in with_two.items()} == dict.fromkeys(schemas, ("r_par",))
+    (up_two, _, up_one) = [run_id for run_id, _ in runs()]
+    for run_id in (up_two, up_one):
+        steps = _steps(engine, run_id)
+        assert sorted(step.schema for step in steps) == sorted(schemas)
+        assert {step.status for step in steps} == {"done"}

@@ -1,0 +1,76 @@
+"""A worker process of a rollout: ``python -m toolkit.migrations.worker PARENT_PID``.
+
+It reads its plan, then chunks of tenants, from stdin and writes each chunk's outcomes to
+stdout (see ``workers``). After STOP_SIGNAL it starts no further tenant.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from types import FrameType
+
+from toolkit.migrations.apply import TenantMigrator, TenantTask, WorkerPlan
+from toolkit.migrations.events import SchemaOutcome
+from toolkit.migrations.workers import STOP_SIGNAL, read_message, write_message
+
+_PR_SET_PDEATHSIG = 1
+
+
+class _StopFlag:
+    """Set by STOP_SIGNAL from the runner, or by this worker's own failure under fail-fast."""
+
+    def __init__(self) -> None:
+        self.is_set = False
+
+    def set(self, _signum: int = 0, _frame: FrameType | None = None) -> None:
+        self.is_set = True
+
+
+def main(parent_pid: int) -> int:
+    """Serve chunks until the runner closes stdin."""
+    _die_with_parent(parent_pid)
+    stop = _StopFlag()
+    signal.signal(STOP_SIGNAL, stop.set)
+    plan: WorkerPlan
+    plan, fail_fast = read_message(sys.stdin.buffer)
+    migrator = TenantMigrator(plan)
+    try:
+        while (chunk := _next_chunk()) is not None:
+            outcomes: list[SchemaOutcome] = []
+            for task in chunk:
+                if stop.is_set:
+                    break
+                outcome = migrator.migrate(task)
+                outcomes.append(outcome)
+                if fail_fast and not outcome.ok:
+                    stop.set()
+            write_message(sys.stdout.buffer, outcomes)
+    finally:
+        migrator.close()
+    return 0
+
+
+def _next_chunk() -> list[TenantTask] | None:
+    try:
+        chunk: list[TenantTask] | None = read_message(sys.stdin.buffer)
+    except Exception:  # the runner went away: nothing more to do
+        return None
+    return chunk
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies; exit now if it already has."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the worker then exits when its stdin closes
+    if os.getppid() != parent_pid:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(int(sys.argv[1])))
