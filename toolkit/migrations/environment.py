@@ -156,21 +156,21 @@ class _Run:
         rollout.start(_core_group(core_from, core_steps), plan, self._workers(plan, owned))
         if self.options.dry_run:
             return
-        if core_steps:
-            outcome = self._migrate_core(connection, core_from, core_steps)
-            # Core's migration may just have created the journal, or dropped it (downgrade).
-            if _journal_ready(journal_connection):
-                rollout.journal_connection = journal_connection
-                rollout.open_journal()
-            else:
-                rollout.journal_connection = None
-            rollout.record_core(outcome)
-            if not outcome.ok:
-                rollout.abort(not_reached=sum(len(members) for members in plan.members))
-                rollout.finish()  # raises MigrationFailed
-        if plan.groups:
-            self._migrate_tenants(connection, plan, rollout, owned=owned)
-        rollout.finish()
+        with rollout.closing():
+            if core_steps:
+                outcome = self._migrate_core(connection, core_from, core_steps)
+                # Core's migration may just have created the journal, or dropped it.
+                if _journal_ready(journal_connection):
+                    rollout.journal_connection = journal_connection
+                    rollout.open_journal()
+                else:
+                    rollout.journal_connection = None
+                rollout.record_core(outcome)
+                if not outcome.ok:
+                    rollout.abort(not_reached=sum(len(members) for members in plan.members))
+                    return
+            if plan.groups:
+                self._migrate_tenants(connection, plan, rollout, owned=owned)
 
     def _core_steps(self, core_from: tuple[str, ...]) -> list[MigrationStep]:
         if CORE not in self.branches:

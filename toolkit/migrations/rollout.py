@@ -7,7 +7,10 @@ event per schema, and at the end a RunFinished event and MigrationFailed if anyt
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
@@ -27,6 +30,8 @@ from toolkit.migrations.journal import PlannedStep
 from toolkit.migrations.options import OnError, RunOptions
 from toolkit.migrations.plan import TenantPlan
 from toolkit.migrations.workers import run_tasks
+
+log = logging.getLogger("tenantctl.migrations")
 
 
 @dataclass
@@ -119,6 +124,21 @@ class Rollout:
                 self.aborted = canary_failed or self.not_reached > 0
                 return
 
+    @contextlib.contextmanager
+    def closing(self) -> Iterator[None]:
+        """Run the block, then ``finish``; a block that raised ends the run as interrupted.
+
+        An unexpected error or Ctrl-C must not leave the journal saying ``running``: the
+        tenants finished so far are journaled already, and ``migrate resume`` picks up the
+        rest.
+        """
+        try:
+            yield
+        except BaseException:
+            self._journal_outcome(RunOutcome.INTERRUPTED)
+            raise
+        self.finish()
+
     def finish(self) -> None:
         """Close the run row, announce the end, and raise MigrationFailed on any failure."""
         failed = self.failed
@@ -128,8 +148,7 @@ class Rollout:
             outcome = RunOutcome.FAILED
         else:
             outcome = RunOutcome.SUCCEEDED
-        if self.journal_connection is not None and self.run_id is not None:
-            journal.finish_run(self.journal_connection, self.run_id, outcome)
+        self._journal_outcome(outcome)
         self._emit(
             RunFinished(
                 run_id=self.run_id,
@@ -180,6 +199,16 @@ class Rollout:
             )
             for step in planned
         ]
+
+    def _journal_outcome(self, outcome: RunOutcome) -> None:
+        if self.journal_connection is None or self.run_id is None:
+            return
+        try:
+            journal.finish_run(self.journal_connection, self.run_id, outcome)
+        # Recording the end is best effort: the next run marks a run left "running" as
+        # interrupted anyway, and the error that ended this one matters more.
+        except Exception as exc:
+            log.warning("could not record the end of run %s: %s", self.run_id, exc)
 
     def _emit(self, event: RunStarted | SchemaOutcome | RunFinished) -> None:
         if self.on_event is not None:
