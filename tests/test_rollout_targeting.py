@@ -215,13 +215,6 @@ def test_a_run_migrates_exactly_the_tenants_its_selection_names(
     assert all(_versions(engine)[sub] == OLD for sub in set(FLEET) - expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="toolkit bug: contradictory status conditions intersect to an empty set, which "
-    "select_tenants treats as 'no status filter' and so migrates every active and suspended "
-    "tenant",
-)
 def test_contradictory_status_conditions_select_no_tenant(db_url, engine, fleet):
     result = _tenantctl(
         db_url, "migrate", "up", "--where", "status=active", "--where", "status=suspended"
@@ -421,6 +414,24 @@ def test_resume_migrates_only_the_failed_and_not_started_tenants_of_a_run(
         "tenant_delta": "done",
     }
     assert _migrated(engine) == set(CANARY_FLEET)
+
+
+def test_resume_keeps_the_runs_order_so_an_unfixed_failure_stops_it_first(engine, tenants_behind):
+    tenants_behind(*CANARY_FLEET)
+    _break(engine, "bravo")
+    with pytest.raises(MigrationFailed) as failed:
+        upgrade_all(engine)
+    reached: list[str] = []
+
+    with pytest.raises(MigrationFailed):
+        resume_run(
+            engine,
+            failed.value.run_id,
+            on_event=lambda event: reached.append(getattr(event, "schema", "")),
+        )
+
+    assert [schema for schema in reached if schema] == ["tenant_bravo"]
+    assert _migrated(engine) == {"alpha"}
 
 
 def test_resuming_a_successful_run_has_nothing_to_do(db_url, engine, tenants_behind):
@@ -715,23 +726,10 @@ op.execute("-- backfill: every user gets a nickname\nUPDATE users SET nickname =
         pytest.param(
             CONSTRAINTS,
             id="constraints-named-by-the-convention",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="toolkit bug: render_statements configures no target_metadata, so the "
-                "tenant naming convention is not applied (users_handle_key / handle_not_blank "
-                "instead of uq_users_handle / ck_users_handle_not_blank)",
-            ),
         ),
         pytest.param(
             SQL_BEGINNING_WITH_A_COMMENT,
             id="sql-beginning-with-a-comment",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="toolkit bug: _Statements.write drops every chunk starting with '--', "
-                "so an op.execute() whose SQL begins with a comment is silently skipped",
-            ),
         ),
     ],
 )

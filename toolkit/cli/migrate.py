@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -13,7 +12,7 @@ from toolkit.cli.context import state, user_errors
 from toolkit.cli.progress import RunDisplay
 from toolkit.cli.render import console, print_json, table
 from toolkit.db import connect
-from toolkit.errors import SchemaNotReady
+from toolkit.errors import RunNotFound, SchemaNotReady
 from toolkit.exit_codes import EXIT_CHECK_FAILED
 from toolkit.migrations import journal
 from toolkit.migrations.branches import BranchIndex
@@ -76,9 +75,7 @@ def _options(
 ) -> RunOptions:
     selection = Selection(canary=canary)
     if tenants is not None:
-        selection = replace(
-            selection, tenants=tuple(ref.strip() for ref in tenants.split(",") if ref.strip())
-        )
+        selection = selection.with_tenants(tenants)
     for condition in where or []:
         selection = selection.with_where(condition)
     if shard is not None:
@@ -308,6 +305,8 @@ def history(
             steps = []
         else:
             schema = schema_for(normalize_tenant_ref(tenant)) if tenant is not None else None
+            if run is not None and not journal.runs(connection, run_id=run, limit=1):
+                raise RunNotFound(f"no migration run {run}: `tenantctl migrate history` lists them")
             steps = journal.steps(connection, schema=schema, run_id=run, limit=limit)
             runs = []
     if as_json:

@@ -31,7 +31,7 @@ from toolkit.errors import ConfigurationError, RevisionTargetError
 from toolkit.migrations.apply import TenantMigrator, WorkerPlan, one_line
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
 from toolkit.migrations.checksums import record_sql, revision_files
-from toolkit.migrations.events import EventHandler, PlanGroup, SchemaOutcome
+from toolkit.migrations.events import EventHandler, PlanGroup, SchemaOutcome, plan_lines
 from toolkit.migrations.journal import journal_exists
 from toolkit.migrations.lock import rollout_lock
 from toolkit.migrations.options import (
@@ -153,8 +153,11 @@ class _Run:
             on_event=self.on_event,
             journal_connection=journal_connection if journaled else None,
         )
-        rollout.start(_core_group(core_from, core_steps), plan, self._workers(plan, owned))
+        workers = self._workers(plan, owned)
+        started = rollout.start(_core_group(core_from, core_steps), plan, workers)
         if self.options.dry_run:
+            if self.on_event is None:  # plain `alembic -x dry_run=true`: print the plan
+                print("\n".join(plan_lines(started)))
             return
         with rollout.closing():
             if core_steps:

@@ -89,3 +89,24 @@ def event_as_json(event: Event) -> dict[str, Any]:
             if group is not None:  # a count, not thousands of names on one line
                 group["schemas"] = len(group.pop("schemas"))
     return {"event": name, **body}
+
+
+def plan_lines(event: RunStarted) -> list[str]:
+    """A dry run's plan as plain text lines (for ``alembic -x dry_run=true``)."""
+    lines = [f"plan: {event.command} {event.target} (dry run, nothing changed)"]
+    for group in [event.core] if event.core else []:
+        lines.append(_group_line(group))
+    lines.extend(_group_line(group) for group in event.groups)
+    lines.append(f"{event.up_to_date} tenant(s) already at the target")
+    return lines
+
+
+def _group_line(group: PlanGroup) -> str:
+    start = ", ".join(group.from_revisions) or "base"
+    end = ", ".join(group.to_revisions) or "base"
+    via = "sql" if group.rendered else "alembic"
+    return (
+        f"  {start} -> {end}: apply {' '.join(group.revisions)} via {via} "
+        f"to {len(group.schemas)} schema(s): {', '.join(group.schemas[:5])}"
+        + (" ..." if len(group.schemas) > 5 else "")
+    )

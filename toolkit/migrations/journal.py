@@ -301,6 +301,47 @@ def failing_schemas(connection: Connection) -> list[StepRecord]:
     return [_step_record(row._asdict()) for row in connection.execute(query)]
 
 
+@dataclass(frozen=True)
+class Leftovers:
+    """What a run left to do: whether it planned any step, and the schemas not done."""
+
+    planned_any: bool
+    schemas: tuple[str, ...]
+    subdomains: tuple[str, ...]
+
+
+def leftovers(connection: Connection, run_id: int) -> Leftovers:
+    """Schemas whose step in run ``run_id`` is pending or failed, in the run's order.
+
+    A schema that a resume of this run (``resumed_from``) has since migrated is done.
+    """
+    resumed_done = (
+        select(MigrationStep.schema_name)
+        .join(MigrationRun, MigrationRun.id == MigrationStep.run_id)
+        .where(
+            MigrationRun.resumed_from == run_id,
+            MigrationStep.status == StepStatus.DONE.value,
+        )
+    )
+    unfinished = connection.execute(
+        select(MigrationStep.schema_name, MigrationStep.subdomain)
+        .where(
+            MigrationStep.run_id == run_id,
+            MigrationStep.status.in_([StepStatus.PENDING.value, StepStatus.FAILED.value]),
+            MigrationStep.schema_name.not_in(resumed_done),
+        )
+        .order_by(MigrationStep.id)
+    ).all()
+    planned_any = connection.execute(
+        select(func.count()).where(MigrationStep.run_id == run_id)
+    ).scalar_one()
+    return Leftovers(
+        planned_any=planned_any > 0,
+        schemas=tuple(row.schema_name for row in unfinished),
+        subdomains=tuple(row.subdomain for row in unfinished if row.subdomain),
+    )
+
+
 def latest_run_id(connection: Connection) -> int | None:
     """The id of the newest run, or None if nothing was ever journaled."""
     return connection.execute(select(func.max(MigrationRun.id))).scalar()

@@ -151,10 +151,7 @@ def _number(name: str, value: str, *, minimum: float, integer: bool = False) -> 
 
 
 def _tenants(options: RunOptions, name: str, value: str) -> RunOptions:
-    refs = tuple(ref.strip() for ref in value.split(",") if ref.strip())
-    if not refs:
-        raise InvalidOption(f"-x {name}= names no tenant; e.g. -x {name}=acme,globex")
-    return replace(options, selection=replace(options.selection, tenants=refs))
+    return replace(options, selection=options.selection.with_tenants(value))
 
 
 def _where(options: RunOptions, name: str, value: str) -> RunOptions:

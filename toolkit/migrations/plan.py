@@ -108,7 +108,7 @@ def _group_script(from_revisions: tuple[str, ...], steps: Sequence[MigrationStep
     return GroupScript(
         from_revisions=from_revisions,
         to_revisions=end_revisions(from_revisions, steps),
-        sql=";\n".join(statements) + ";" if statements else None,
+        sql=";\n".join(statements) if statements else None,
         steps=tuple(
             (step.revision.revision, step.is_upgrade)
             for step in steps

@@ -10,15 +10,21 @@ Alembic one by one.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext, MigrationStep, RevisionStep
 
+from models import TenantBase
+
 log = logging.getLogger("tenantctl.migrations")
 
 RENDER_FLAG = "render_as_sql"
+# What Alembic writes before each step ("-- Running upgrade a -> b"); a revision's own SQL
+# may start with a comment too, and must be kept.
+_RUNNING_LINE = re.compile(r"^-- Running [^\n]*$")
 _VERSION_TABLE_DDL = "CREATE TABLE alembic_version"
 
 
@@ -29,8 +35,8 @@ class _Statements:
         self.chunks: list[str] = []
 
     def write(self, text: str) -> None:
-        chunk = text.strip()
-        if chunk and not chunk.startswith("--"):
+        chunk = text.strip().removesuffix(";").rstrip()
+        if chunk and not _RUNNING_LINE.match(chunk):
             self.chunks.append(chunk)
 
     def flush(self) -> None:
@@ -51,8 +57,9 @@ def render_statements(
 ) -> list[str] | None:
     """The statements that move a schema at ``from_revisions`` through ``steps``.
 
-    They include Alembic's own version-table statements, unqualified. Returns None when the
-    steps cannot be rendered (a revision opted out, or failed in offline mode).
+    They include Alembic's own version-table statements, unqualified, and carry no ``;``
+    terminator. Returns None when the steps cannot be rendered (a revision opted out, or
+    failed in offline mode).
     """
     if not renderable(steps):
         return None
@@ -63,6 +70,8 @@ def render_statements(
         "literal_binds": True,
         "starting_rev": list(from_revisions) or None,
         "fn": lambda _heads, _context: list(steps),
+        # As in the Alembic path: the naming convention names constraints and indexes.
+        "target_metadata": TenantBase.metadata,
     }
     context = MigrationContext.configure(dialect_name="postgresql", opts=options)
     try:

@@ -49,22 +49,22 @@ class Rollout:
     aborted: bool = False
     _started: float = field(default_factory=time.perf_counter)
 
-    def start(self, core: PlanGroup | None, plan: TenantPlan, workers: int) -> None:
+    def start(self, core: PlanGroup | None, plan: TenantPlan, workers: int) -> RunStarted:
         """Open the journal's run row (when there is a journal) and announce the plan."""
         if not self.options.dry_run:
             self.open_journal()
-        self._emit(
-            RunStarted(
-                run_id=self.run_id,
-                command=self.command,
-                target=self.target,
-                core=core,
-                groups=plan.summary(),
-                up_to_date=len(plan.up_to_date),
-                workers=workers,
-                dry_run=self.options.dry_run,
-            )
+        started = RunStarted(
+            run_id=self.run_id,
+            command=self.command,
+            target=self.target,
+            core=core,
+            groups=plan.summary(),
+            up_to_date=len(plan.up_to_date),
+            workers=workers,
+            dry_run=self.options.dry_run,
         )
+        self._emit(started)
+        return started
 
     def open_journal(self) -> None:
         """Record the run as running, once there is a journal connection."""

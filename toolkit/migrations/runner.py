@@ -13,7 +13,7 @@ from alembic import command
 from alembic.util import CommandError
 from sqlalchemy import Engine
 
-from models import RunOutcome, StepStatus
+from models import CORE_SCHEMA, RunOutcome
 from toolkit.db import connect
 from toolkit.errors import MigrationFailed, RunNotFound, SchemaNotReady, TenantctlError
 from toolkit.migrations import journal
@@ -122,9 +122,10 @@ def resume_run(
     """Run again what run ``run_id`` (default: the latest) left failed or never reached.
 
     The same command, target and options, limited to the tenants whose steps are failed or
-    pending in the journal; a run that ended before its tenants were planned (it was killed,
-    or core failed) is run again whole. Returns None if the run has nothing left to do.
-    Raises RunNotFound for an unknown run.
+    pending in the journal (and not since done by a resume of it), in the run's order. A run
+    that ended before it planned any step (it was killed early), or whose core step failed,
+    is run again whole. Returns None if the run has nothing left to do. Raises RunNotFound
+    for an unknown run.
     """
     with connect(engine) as connection:
         if not journal_exists(connection):
@@ -138,17 +139,16 @@ def resume_run(
                 else "no migration run was ever journaled: nothing to resume"
             )
         run = found[0]
-        unfinished = journal.steps(
-            connection, run_id=run.id, statuses=[StepStatus.PENDING, StepStatus.FAILED]
-        )
-    if run.outcome == RunOutcome.SUCCEEDED.value and not unfinished:
+        left = journal.leftovers(connection, run.id)
+    whole_run = CORE_SCHEMA in left.schemas or (
+        not left.planned_any and run.outcome != RunOutcome.SUCCEEDED.value
+    )
+    if not whole_run and not left.subdomains:
         return None
     options = replace(options_from_json(run.options), resume_run=run.id)
-    tenants = tuple(dict.fromkeys(step.subdomain for step in unfinished if step.subdomain))
-    if tenants:
-        options = replace(
-            options, selection=replace(options.selection, tenants=tenants, canary=None)
-        )
+    if not whole_run:
+        selection = replace(options.selection, tenants=left.subdomains, canary=None)
+        options = replace(options, selection=selection)
     if workers is not None:
         options = replace(options, workers=workers)
     commands: dict[str, Callable[..., object]] = {

@@ -39,6 +39,13 @@ class Selection:
     shard: tuple[int, int] | None = None
     canary: int | None = None
 
+    def with_tenants(self, text: str) -> Selection:
+        """Only the tenants named in ``text``: subdomains or schema names, comma-separated."""
+        refs = tuple(ref.strip() for ref in text.split(",") if ref.strip())
+        if not refs:
+            raise InvalidOption(f"{text!r} names no tenant: use e.g. acme,globex")
+        return replace(self, tenants=refs)
+
     def with_where(self, text: str) -> Selection:
         """Add conditions ``FIELD=VALUE[,VALUE]``, several separated by ``;``.
 
@@ -115,7 +122,9 @@ def select_tenants(connection: Connection, selection: Selection) -> list[TenantR
     elif not registry_exists(connection):
         return []
     else:
-        records = list_tenants(connection, statuses=statuses or MIGRATED_STATUSES)
+        records = list_tenants(
+            connection, statuses=MIGRATED_STATUSES if statuses is None else statuses
+        )
     plans = selection.values_of("plan")
     if plans is not None:
         records = [record for record in records if record.plan in plans]
