@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from subprocess import PIPE, Popen
 from typing import Any, NamedTuple, TypeVar
 
 import psycopg
@@ -41,18 +42,25 @@ def _tenantctl(url: URL, ini: Path, *args: str) -> subprocess.CompletedProcess[s
     return run_cli([*TENANTCTL, *args], url, TENANTCTL_ALEMBIC_INI=str(ini))
 
 
-def _start_tenantctl(url: URL, ini: Path, *args: str) -> subprocess.Popen[str]:
-    """``tenantctl ARGS`` with the revisions of ``ini``, in the background."""
+@pytest.fixture
+def start_tenantctl(db_url: URL, scratch_ini: Path) -> Iterator[Callable[..., Popen[str]]]:
+    """Start ``tenantctl ARGS`` on the scratch tree in the background; killed if left running."""
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env.update(DATABASE_URL=_url_text(url), TENANTCTL_ALEMBIC_INI=str(ini))
-    return subprocess.Popen(
-        [*TENANTCTL, *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env.update(DATABASE_URL=_url_text(db_url), TENANTCTL_ALEMBIC_INI=str(scratch_ini))
+    started: list[Popen[str]] = []
+
+    def start(*args: str) -> Popen[str]:
+        process = Popen(
+            [*TENANTCTL, *args], cwd=PROJECT_ROOT, env=env, stdout=PIPE, stderr=PIPE, text=True
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 class Finished(NamedTuple):
@@ -61,7 +69,7 @@ class Finished(NamedTuple):
     stderr: str
 
 
-def _finish(process: subprocess.Popen[str]) -> Finished:
+def _finish(process: Popen[str]) -> Finished:
     stdout, stderr = process.communicate(timeout=HANG)
     return Finished(process.returncode, stdout, stderr)
 
@@ -74,9 +82,7 @@ def _one_error_line(stderr: str) -> str:
     return lines[0]
 
 
-def _wait_for(
-    condition: Callable[[], T], what: str, process: subprocess.Popen[str] | None = None
-) -> T:
+def _wait_for(condition: Callable[[], T], what: str, process: Popen[str] | None = None) -> T:
     """Poll ``condition`` until it is truthy; fail if ``process`` ends first or on a hang."""
     deadline = time.monotonic() + HANG
     while time.monotonic() < deadline:
@@ -182,8 +188,7 @@ def _sleeping_backends(engine: Engine) -> list[int]:
             connection.execute(
                 text(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND state = 'active' "
-                    "AND query ILIKE '%pg_sleep%'"
+                    "AND pid <> pg_backend_pid() AND wait_event = 'PgSleep'"
                 )
             ).scalars()
         )
@@ -299,12 +304,12 @@ def test_second_run_waits_for_the_lock_then_exits_6_naming_the_holder(
 
 
 def test_concurrent_runs_serialize_on_the_lock_and_never_apply_a_revision_twice(
-    db_url, engine, make_tenants, scratch_ini, runs
+    db_url, engine, make_tenants, scratch_ini, runs, start_tenantctl
 ):
     schemas = make_tenants("a", "b", "c", "d", "e")
     _add_column_revision(scratch_ini, "r_slow", "slow", sleep=0.2)
 
-    first, second = (_start_tenantctl(db_url, scratch_ini, "migrate", "up") for _ in range(2))
+    first, second = (start_tenantctl("migrate", "up") for _ in range(2))
     holder = _wait_for(lambda: _lock_holder(engine), "a run to take the lock", first)
     # A third run that will not wait long is refused, naming the run that holds the lock.
     impatient = _tenantctl(db_url, scratch_ini, "migrate", "up", "--lock-wait", "0.2")
@@ -320,8 +325,48 @@ def test_concurrent_runs_serialize_on_the_lock_and_never_apply_a_revision_twice(
     steps = _steps(engine)
     assert sorted(step.schema for step in steps) == sorted(schemas)  # each tenant exactly once
     assert {step.status for step in steps} == {"done"}
-    assert [outcome for _, outcome in runs()] == ["succeeded", "succeeded"]
+    (_, first_outcome), (later_run, later_outcome) = runs()
+    assert (first_outcome, later_outcome) == ("succeeded", "succeeded")
+    assert _steps(engine, later_run) == []  # it waited, then found nothing left to do
     assert set(_state(engine, schemas, ["slow"]).values()) == {(("r_slow",), frozenset({"slow"}))}
+
+
+# The rollout lock lives in an idle session of its own. When the server ends that session
+# (pg_terminate_backend here), the run must stop before its next chunk, and a second run that
+# starts meanwhile must not replay a revision on a tenant the first run has moved since the
+# second planned: each tenant's transaction locks and checks its from-revision.
+def test_a_run_that_loses_its_lock_session_never_lets_a_revision_apply_twice(
+    db_url, engine, make_tenants, scratch_ini, start_tenantctl
+):
+    schemas = make_tenants(*(f"k{i}" for i in range(10)))
+    add_tenant_revision(
+        scratch_ini,
+        "r_once",
+        'op.execute("SELECT pg_sleep(0.3)")\n'
+        'op.execute("CREATE TABLE IF NOT EXISTS applied (n int)")\n'
+        'op.execute("INSERT INTO applied VALUES (1)")',
+        'op.execute("DROP TABLE applied")',
+    )
+
+    first = start_tenantctl("migrate", "up")
+    holder = _wait_for(
+        lambda: _done_count(engine) >= 1 and _lock_holder(engine), "the first run under way", first
+    )
+    with engine.connect() as connection:
+        ended = connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder})
+        assert ended.scalar()
+    second = start_tenantctl("migrate", "up")
+    results = [_finish(first), _finish(second)]
+    assert _tenantctl(db_url, scratch_ini, "migrate", "up").returncode == EXIT_OK
+
+    with engine.connect() as connection:
+        applied = {
+            schema: connection.execute(text(f'SELECT count(*) FROM "{schema}".applied')).scalar()
+            for schema in schemas
+        }
+    assert applied == dict.fromkeys(schemas, 1)
+    for result in results:
+        assert "Traceback" not in result.stderr
 
 
 # == 2. failure policies ======================================================================
@@ -385,26 +430,60 @@ def test_failed_tenant_is_rolled_back_and_the_policy_decides_the_rest(
     assert [o for _, o in runs()] == [outcome]
 
 
-def test_fail_fast_with_workers_starts_no_tenant_after_the_failure_and_journals_the_truth(
-    db_url, engine, make_tenants, scratch_ini, runs
+def test_fail_fast_with_workers_lets_the_tenant_in_flight_finish_and_starts_no_other(
+    db_url, engine, make_tenants, scratch_ini, runs, start_tenantctl
 ):
     schemas = make_tenants(*(f"w{i}" for i in range(8)))
     _add_column_revision(scratch_ini, "r_slow", "slow", sleep=0.2)
-    with engine.begin() as connection:
-        connection.execute(text('ALTER TABLE "tenant_w1".orders ADD COLUMN slow int'))
+    args = ["--workers", "2", "--lock-timeout", "60"]
+
+    # w1's migration waits behind our lock, then fails on the column we add under it: the
+    # failure comes while the other process is busy with a tenant of its own.
+    with _orders_locked(db_url, "tenant_w1") as blocker:
+        blocker.execute('ALTER TABLE "tenant_w1".orders ADD COLUMN slow int')
+        run = start_tenantctl("migrate", "up", *args)
+        _wait_for(
+            lambda: _waiting_for_a_lock(engine, "tenant_w1") and _sleeping_backends(engine),
+            "one process waiting on w1 while the other migrates a tenant",
+            run,
+        )
+        blocker.commit()
+    result = _finish(run)
+
+    assert result.returncode == EXIT_ABORTED, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "tenant_w1: DuplicateColumn" in result.stderr
+    statuses = _statuses(_steps(engine))
+    assert statuses["tenant_w1"] == "failed"
+    assert "done" in statuses.values()  # the tenant in flight elsewhere finished
+    assert "pending" in statuses.values()
+    state = _state(engine, schemas, ["slow"])
+    assert state.pop("tenant_w1") == (BASE, {"slow"})  # rolled back: only our column
+    for schema, found in state.items():
+        done = statuses[schema] == "done"
+        assert found == ((("r_slow",), {"slow"}) if done else (BASE, frozenset())), schema
+    assert [o for _, o in runs()] == ["aborted"]
+
+
+# Under fail-fast the runner stops its workers with SIGUSR1 (workers.STOP_SIGNAL). A worker
+# still booting has no handler yet; it starts with the signal blocked, so a tenant failing
+# in the runner before then must not kill it: exit 5 and "aborted", not a dead worker.
+def test_fail_fast_with_workers_exits_5_when_a_tenant_fails_before_the_workers_are_up(
+    db_url, engine, make_tenants, scratch_ini, runs
+):
+    schemas = make_tenants(*(f"w{i}" for i in range(6)))
+    _add_column_revision(scratch_ini, "r_note", "note")
+    with engine.begin() as connection:  # whoever takes the first tenant fails at once
+        for schema in schemas[:2]:
+            connection.execute(text(f'ALTER TABLE "{schema}".orders ADD COLUMN note int'))
 
     result = _tenantctl(db_url, scratch_ini, "migrate", "up", "--workers", "2")
 
     assert result.returncode == EXIT_ABORTED, result.stderr
     statuses = _statuses(_steps(engine))
-    assert statuses["tenant_w1"] == "failed"
-    assert "pending" in statuses.values()
-    state = _state(engine, schemas, ["slow"])
-    for schema, status in statuses.items():
-        if status == "done":
-            assert state[schema] == (("r_slow",), {"slow"}), schema
-        else:
-            assert state[schema][0] == BASE, schema
+    assert "failed" in {statuses[schema] for schema in schemas[:2]}
+    assert {statuses[schema] for schema in schemas[2:]} == {"pending"}
+    assert {versions for versions, _ in _state(engine, schemas, ["note"]).values()} == {BASE}
     assert [o for _, o in runs()] == ["aborted"]
 
 
@@ -438,14 +517,14 @@ def test_lock_timeout_is_retried_then_fails_that_tenant_after_three_attempts(
 
 
 def test_lock_timeout_retry_succeeds_once_the_blocker_lets_go(
-    db_url, engine, make_tenants, scratch_ini
+    db_url, engine, make_tenants, scratch_ini, start_tenantctl
 ):
     schemas = make_tenants("a", "b")
     _add_column_revision(scratch_ini, "r_note", "note")
     args = ["--lock-timeout", "0.3", "--lock-retries", "5"]
 
     with _orders_locked(db_url, "tenant_b"):
-        run = _start_tenantctl(db_url, scratch_ini, "migrate", "up", *args)
+        run = start_tenantctl("migrate", "up", *args)
         _wait_for(lambda: _waiting_for_a_lock(engine, "tenant_b"), "b's first attempt", run)
         _wait_for(lambda: not _waiting_for_a_lock(engine, "tenant_b"), "it to time out", run)
     result = _finish(run)
@@ -478,17 +557,41 @@ def test_statement_timeout_cancels_a_slow_revision_and_rolls_the_tenant_back(
 # == 4. a run killed, or a tenant's connection cut, mid-rollout ===============================
 
 KILL_COLUMNS = ("kill_a", "kill_b")
+AT_K2 = (("k2",), frozenset(KILL_COLUMNS))
+UNTOUCHED = (BASE, frozenset())
+
+
+def _two_slow_revisions(ini: Path, *, render_as_sql: bool = True) -> None:
+    """Revisions k1 and k2, each a 0.15 s sleep and a new orders column: 0.3 s a tenant."""
+    for revision, column in zip(("k1", "k2"), KILL_COLUMNS, strict=True):
+        _add_column_revision(ini, revision, column, sleep=0.15, render_as_sql=render_as_sql)
+
+
+def _in_flight(engine: Engine, *, done: int, busy: int = 1) -> list[int]:
+    """Backends in a tenant's sleep, once ``done`` tenants are done and ``busy`` are in one."""
+    backends = _sleeping_backends(engine)
+    return backends if len(backends) >= busy and _done_count(engine) >= done else []
 
 
 def _assert_every_tenant_whole(engine: Engine, schemas: Sequence[str], run_id: int) -> None:
-    """Each tenant is at BASE without the columns or at k2 with both; the journal agrees."""
+    """Each tenant is untouched or at k2 with both columns, and done in the journal iff at k2."""
     state = _state(engine, schemas, KILL_COLUMNS)
-    whole = {(BASE, frozenset()), (("k2",), frozenset(KILL_COLUMNS))}
     for schema, found in state.items():
-        assert found in whole, (schema, found)
-    at_head = {schema for schema, (versions, _) in state.items() if versions == ("k2",)}
-    done = {step.schema for step in _steps(engine, run_id) if step.status == "done"}
-    assert done == at_head
+        assert found in (UNTOUCHED, AT_K2), (schema, found)
+    at_k2 = {schema for schema, found in state.items() if found == AT_K2}
+    assert {step.schema for step in _steps(engine, run_id) if step.status == "done"} == at_k2
+
+
+def _wait_until_the_run_is_gone(engine: Engine, pids: Sequence[int]) -> None:
+    _wait_for(lambda: not any(map(_alive, pids)), "the workers to die with their runner")
+    _wait_for(lambda: _lock_holder(engine) is None, "the rollout lock to be released")
+    _wait_for(lambda: not _sleeping_backends(engine), "the run's backends to end")
+
+
+def _assert_rerun_finishes(url: URL, ini: Path, engine: Engine, schemas: Sequence[str]) -> None:
+    rerun = _tenantctl(url, ini, "migrate", "up")
+    assert rerun.returncode == EXIT_OK, rerun.stderr
+    assert set(_state(engine, schemas, KILL_COLUMNS).values()) == {AT_K2}
 
 
 @pytest.mark.parametrize(
@@ -501,16 +604,23 @@ def _assert_every_tenant_whole(engine: Engine, schemas: Sequence[str], run_id: i
     ],
 )
 def test_sigkill_mid_rollout_leaves_each_tenant_whole_and_a_rerun_finishes(
-    db_url, engine, make_tenants, scratch_ini, runs, workers, done_before_kill, render_as_sql
+    db_url,
+    engine,
+    make_tenants,
+    scratch_ini,
+    runs,
+    start_tenantctl,
+    workers,
+    done_before_kill,
+    render_as_sql,
 ):
     schemas = make_tenants(*(f"k{i}" for i in range(8)))
-    for revision, column in zip(("k1", "k2"), KILL_COLUMNS, strict=True):
-        _add_column_revision(scratch_ini, revision, column, sleep=0.15, render_as_sql=render_as_sql)
+    _two_slow_revisions(scratch_ini, render_as_sql=render_as_sql)
 
-    run = _start_tenantctl(db_url, scratch_ini, "migrate", "up", "--workers", str(workers))
+    run = start_tenantctl("migrate", "up", "--workers", str(workers))
     _wait_for(
-        lambda: _done_count(engine) >= done_before_kill and _sleeping_backends(engine),
-        f"{done_before_kill} tenant(s) done and another one in flight",
+        lambda: _in_flight(engine, done=done_before_kill, busy=workers),
+        f"{done_before_kill} tenant(s) done and {workers} in flight",
         run,
     )
     worker_pids = _descendants(run.pid)
@@ -518,60 +628,101 @@ def test_sigkill_mid_rollout_leaves_each_tenant_whole_and_a_rerun_finishes(
     run.send_signal(signal.SIGKILL)
     assert _finish(run).returncode == -signal.SIGKILL
 
-    _wait_for(lambda: not any(map(_alive, worker_pids)), "the workers to die with their parent")
-    _wait_for(lambda: _lock_holder(engine) is None, "the rollout lock to be released")
-    _wait_for(lambda: not _sleeping_backends(engine), "the killed run's backends to end")
+    _wait_until_the_run_is_gone(engine, worker_pids)
     ((killed_run, outcome),) = runs()
-    assert outcome == "running"  # nobody could record the end
+    assert outcome == "running"  # nobody was left to record the end
     _assert_every_tenant_whole(engine, schemas, killed_run)
     done = _done_count(engine)
     assert done_before_kill <= done < len(schemas)
 
-    rerun = _tenantctl(db_url, scratch_ini, "migrate", "up", "--workers", str(workers))
-
-    assert rerun.returncode == EXIT_OK, rerun.stderr
-    state = _state(engine, schemas, KILL_COLUMNS)
-    assert set(state.values()) == {(("k2",), frozenset(KILL_COLUMNS))}
-    assert [o for _, o in runs()] == ["interrupted", "succeeded"]
-    (rerun_id, _) = runs()[-1]
+    _assert_rerun_finishes(db_url, scratch_ini, engine, schemas)
+    assert [outcome for _, outcome in runs()] == ["interrupted", "succeeded"]
+    rerun_id = runs()[-1][0]
     assert len(_steps(engine, rerun_id)) == len(schemas) - done  # only what the kill left
 
 
-def test_terminated_tenant_backend_fails_that_tenant_alone_and_a_rerun_finishes(
-    db_url, engine, make_tenants, scratch_ini, runs
+def test_ctrl_c_mid_rollout_ends_the_run_as_interrupted_and_leaves_each_tenant_whole(
+    db_url, engine, make_tenants, scratch_ini, runs, start_tenantctl
 ):
-    schemas = make_tenants(*(f"t{i}" for i in range(5)))
-    for revision, column in zip(("k1", "k2"), KILL_COLUMNS, strict=True):
-        _add_column_revision(scratch_ini, revision, column, sleep=0.15)
+    schemas = make_tenants(*(f"k{i}" for i in range(8)))
+    _two_slow_revisions(scratch_ini)
 
-    run = _start_tenantctl(db_url, scratch_ini, "migrate", "up", "--continue-on-error")
-    (victim, *_) = _wait_for(
-        lambda: _done_count(engine) >= 1 and _sleeping_backends(engine),
-        "a tenant in flight after the first",
-        run,
-    )
-    with engine.connect() as connection:
-        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+    run = start_tenantctl("migrate", "up", "--workers", "2")
+    _wait_for(lambda: _in_flight(engine, done=1, busy=2), "both processes mid-tenant", run)
+    worker_pids = _descendants(run.pid)
+    run.send_signal(signal.SIGINT)
     result = _finish(run)
 
-    assert result.returncode == EXIT_TENANTS_FAILED, result.stderr
+    assert result.returncode != EXIT_OK
     assert "Traceback" not in result.stderr
+    _wait_until_the_run_is_gone(engine, worker_pids)
     ((run_id, outcome),) = runs()
-    assert outcome == "failed"
-    steps = _steps(engine, run_id)
-    failed = [step for step in steps if step.status == "failed"]
-    assert len(failed) == 1, steps
-    assert failed[0].schema != schemas[0]
-    assert {step.status for step in steps} == {"done", "failed"}  # the run went on after it
+    assert outcome == "interrupted"  # recorded by the run itself on its way out
     _assert_every_tenant_whole(engine, schemas, run_id)
-    assert _state(engine, schemas, KILL_COLUMNS)[failed[0].schema] == (BASE, frozenset())
+    assert _done_count(engine) < len(schemas)
+    _assert_rerun_finishes(db_url, scratch_ini, engine, schemas)
 
-    rerun = _tenantctl(db_url, scratch_ini, "migrate", "up")
 
-    assert rerun.returncode == EXIT_OK, rerun.stderr
-    assert set(_state(engine, schemas, KILL_COLUMNS).values()) == {
-        (("k2",), frozenset(KILL_COLUMNS))
-    }
+def test_sigkill_of_one_worker_ends_the_run_with_an_error_and_a_rerun_finishes(
+    db_url, engine, make_tenants, scratch_ini, runs, start_tenantctl
+):
+    schemas = make_tenants(*(f"k{i}" for i in range(8)))
+    _two_slow_revisions(scratch_ini)
+
+    run = start_tenantctl("migrate", "up", "--workers", "2")
+    _wait_for(lambda: _in_flight(engine, done=1, busy=2), "both processes mid-tenant", run)
+    (worker, *_) = _descendants(run.pid)
+    os.kill(worker, signal.SIGKILL)
+    result = _finish(run)
+
+    assert result.returncode not in (EXIT_OK, -signal.SIGKILL), result.stderr
+    assert "worker" in _one_error_line(result.stderr)
+    _wait_until_the_run_is_gone(engine, [worker])
+    ((run_id, outcome),) = runs()
+    assert outcome not in ("running", "succeeded")
+    _assert_every_tenant_whole(engine, schemas, run_id)
+    assert _done_count(engine) < len(schemas)
+    _assert_rerun_finishes(db_url, scratch_ini, engine, schemas)
+
+
+@pytest.mark.parametrize(
+    ("flags", "workers"),
+    [
+        pytest.param(["--continue-on-error"], 1, id="continue-on-error"),
+        pytest.param(["--fail-fast"], 2, id="fail-fast-two-workers"),
+    ],
+)
+def test_terminated_tenant_backend_fails_that_tenant_alone_and_a_rerun_finishes(
+    db_url, engine, make_tenants, scratch_ini, runs, start_tenantctl, flags, workers
+):
+    schemas = make_tenants(*(f"t{i}" for i in range(8)))
+    _two_slow_revisions(scratch_ini)
+
+    args = ["--workers", str(workers), *flags]
+    run = start_tenantctl("migrate", "up", *args)
+    (victim, *_) = _wait_for(
+        lambda: _in_flight(engine, done=1, busy=workers), "tenants in flight", run
+    )
+    with engine.connect() as connection:
+        killed = connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+        assert killed.scalar()
+    result = _finish(run)
+
+    ((run_id, outcome),) = runs()
+    steps = _steps(engine, run_id)
+    statuses = [step.status for step in steps]
+    assert statuses.count("failed") == 1, steps
+    (failed,) = [step for step in steps if step.status == "failed"]
+    assert _state(engine, schemas, KILL_COLUMNS)[failed.schema] == UNTOUCHED
+    _assert_every_tenant_whole(engine, schemas, run_id)
+    if "--continue-on-error" in flags:
+        assert set(statuses) == {"done", "failed"}  # the run went on past the failure
+    stopped_early = "pending" in statuses
+    assert result.returncode == (EXIT_ABORTED if stopped_early else EXIT_TENANTS_FAILED)
+    assert outcome == ("aborted" if stopped_early else "failed")
+    assert "Traceback" not in result.stderr
+    assert failed.schema in result.stderr
+    _assert_rerun_finishes(db_url, scratch_ini, engine, schemas)
 
 
 # == 5. worker processes ======================================================================
@@ -618,6 +769,7 @@ def test_two_workers_reach_the_same_end_state_as_one(
 
     parallel = _tenantctl(db_url, scratch_ini, "migrate", "up", "--workers", "2")
     assert parallel.returncode == EXIT_OK, parallel.stderr
+    assert set(_state(engine, schemas, ["note"]).values()) == {(("r_par",), frozenset({"note"}))}
     with_two = _tenant_ddl(engine, schemas)
     down = _tenantctl(db_url, scratch_ini, "migrate", "down", "tenant@-1", "--workers", "2")
     assert down.returncode == EXIT_OK, down.stderr
@@ -626,7 +778,6 @@ def test_two_workers_reach_the_same_end_state_as_one(
     assert serial.returncode == EXIT_OK, serial.stderr
 
     assert _tenant_ddl(engine, schemas) == with_two
-    assert {s: d["version"] for s, d in with_two.items()} == dict.fromkeys(schemas, ("r_par",))
     (up_two, _, up_one) = [run_id for run_id, _ in runs()]
     for run_id in (up_two, up_one):
         steps = _steps(engine, run_id)

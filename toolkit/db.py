@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from toolkit.errors import ConfigurationError, DatabaseUnreachable
 
 CONNECT_TIMEOUT_SECONDS = 5
+log = logging.getLogger("tenantctl")
 
 
 def parse_url(url: str | URL) -> URL:
@@ -59,6 +61,19 @@ def connect(engine: Engine) -> Iterator[Connection]:
         raise unreachable(engine.url, exc) from None
     with connection:
         yield connection
+
+
+def disable_idle_timeout(connection: Connection) -> None:
+    """Exempt a long-lived connection of the runner from ``idle_session_timeout``.
+
+    The rollout lock and the journal sit idle while tenants migrate; a server-wide idle
+    timeout must not end them. Servers before PostgreSQL 14 have no such setting.
+    """
+    try:
+        with connection.begin_nested() if connection.in_transaction() else connection.begin():
+            connection.execute(text("SET idle_session_timeout = 0"))
+    except DBAPIError:
+        log.debug("server has no idle_session_timeout")
 
 
 def check_reachable(engine: Engine) -> None:

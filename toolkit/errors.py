@@ -47,6 +47,10 @@ class LockBusy(TenantctlError):
     """Another migration run holds the rollout lock and did not release it in time."""
 
 
+class LockLost(TenantctlError):
+    """The session holding the rollout lock ended during the run, so the run stopped."""
+
+
 class PlanOutdated(TenantctlError):
     """A tenant's revision changed between planning and migrating it; nothing was applied."""
 

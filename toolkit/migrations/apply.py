@@ -1,10 +1,10 @@
 """Move one tenant schema through its group's plan, in one transaction of its own.
 
-Inside that transaction: ``SET LOCAL`` timeouts and search path, the group's SQL (or Alembic
-for revisions that need Python), the revision checksums, the journal row, and a check that
-the version table now holds what the plan leads to. All of it commits together or not at
-all. A lock timeout is retried with backoff a bounded number of
-times; any other error fails the tenant at once.
+Inside that transaction: ``SET LOCAL`` timeouts and search path, the version rows locked and
+checked against the plan, the group's SQL (or Alembic for revisions that need Python), the
+revision checksums, the journal row, and a check that the version table now holds what the
+plan leads to. All of it commits together or not at all. A lock timeout is retried with
+backoff a bounded number of times; any other error fails the tenant at once.
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ from toolkit.sql import quote_identifier
 
 log = logging.getLogger("tenantctl.migrations")
 
-# Unqualified: resolved through the tenant's SET LOCAL search_path.
+# Unqualified: resolved through the tenant's SET LOCAL search_path. The table is Alembic's.
+_CREATE_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+)
+_LOCK_VERSIONS = "SELECT version_num FROM alembic_version FOR UPDATE"
 _READ_VERSIONS = "SELECT version_num FROM alembic_version"
 
 
@@ -116,7 +121,7 @@ class TenantMigrator:
                 if _is_lock_timeout(exc) and attempts <= limits.lock_retries:
                     time.sleep(limits.retry_backoff * 2 ** (attempts - 1))
                     continue
-                error = one_line(exc)
+                error = one_line(_first_cause(exc))
                 self._record_failure(task, error, attempts, started)
                 return self._outcome(task, group, started, attempts, error)
             return self._outcome(task, group, started, attempts, None)
@@ -124,18 +129,24 @@ class TenantMigrator:
     def _migrate_once(self, task: TenantTask, group: GroupScript, attempts: int) -> None:
         """One attempt, in one transaction and (for rendered SQL) one round trip.
 
-        The statements end by reading the version table back: unless it holds exactly the
-        revisions the plan leads to, the transaction is rolled back. That also catches a
-        tenant that another process moved after planning.
+        The statements first lock the tenant's version rows and read them, and end by
+        reading them again: unless they held the plan's from-revisions and end at its
+        to-revisions, the transaction is rolled back. A tenant that another process moved
+        after planning is therefore never migrated twice.
         """
         connection = self._live_connection()
         with _transaction(connection):
             driver = connection.connection.driver_connection
             assert isinstance(driver, psycopg.Connection)
             statements = [self._prelude(task.schema)]
+            if not group.from_revisions:  # a schema at base may have no version table yet
+                statements.append(_CREATE_VERSION_TABLE)
+            statements.append(_LOCK_VERSIONS)
             if group.sql is None:
-                driver.execute(statements.pop())
+                start = _result_sets(driver.execute(";\n".join(statements)))[0]
+                _require_versions(task.schema, start, group.from_revisions, "is at")
                 self._run_alembic(connection, task.schema, group)
+                statements = []
             else:
                 statements.append(group.sql)
             if group.record_sql is not None:
@@ -143,8 +154,10 @@ class TenantMigrator:
             if task.step_id is not None:
                 statements.append(mark_done_sql(task.step_id, attempts))
             statements.append(_READ_VERSIONS)
-            found = _last_result(driver.execute(";\n".join(statements)))
-            _require_versions(task.schema, found, group.to_revisions)
+            found = _result_sets(driver.execute(";\n".join(statements)))
+            if group.sql is not None:
+                _require_versions(task.schema, found[0], group.from_revisions, "is at")
+            _require_versions(task.schema, found[-1], group.to_revisions, "would end at")
 
     def _prelude(self, schema: str) -> str:
         limits = self.plan.limits
@@ -206,23 +219,24 @@ class TenantMigrator:
         )
 
 
-def _last_result(cursor: psycopg.Cursor[Any]) -> tuple[str, ...]:
-    """The version numbers read by the last statement of a multi-statement execute."""
-    rows: list[Any] = []
+def _result_sets(cursor: psycopg.Cursor[Any]) -> list[tuple[str, ...]]:
+    """The version numbers read by each query of a multi-statement execute, in order."""
+    found: list[tuple[str, ...]] = []
     while True:
         if cursor.description is not None:
-            rows = cursor.fetchall()
+            found.append(tuple(sorted(row[0] for row in cursor.fetchall())))
         if not cursor.nextset():
-            break
-    return tuple(sorted(row[0] for row in rows))
+            return found
 
 
-def _require_versions(schema: str, found: tuple[str, ...], expected: tuple[str, ...]) -> None:
+def _require_versions(
+    schema: str, found: tuple[str, ...], expected: tuple[str, ...], verb: str
+) -> None:
     if found != tuple(sorted(expected)):
         raise PlanOutdated(
-            f"{schema} would end at {', '.join(found) or 'base'}, not at "
-            f"{', '.join(expected) or 'base'} as planned (another process changed it since "
-            "the plan was made); rolled back, run again to re-plan"
+            f"{schema} {verb} {', '.join(found) or 'base'}, not "
+            f"{', '.join(expected) or 'base'} as planned (another process moved it since the "
+            "plan was made); rolled back, run again to re-plan"
         )
 
 
@@ -235,6 +249,14 @@ def _transaction(connection: Connection) -> Iterator[None]:
     else:
         with connection.begin():
             yield
+
+
+def _first_cause(exc: BaseException) -> BaseException:
+    """The error that started it all: a failed rollback after a lost connection, for example,
+    is reported as the server's reason for closing it, not as "the connection is lost"."""
+    while exc.__context__ is not None and not exc.__suppress_context__:
+        exc = exc.__context__
+    return exc
 
 
 def _is_dead(connection: Connection) -> bool:

@@ -26,14 +26,14 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.pool import NullPool
 
 from models import CORE_SCHEMA, CoreBase, TenantBase
-from toolkit.db import connect, make_engine
+from toolkit.db import connect, disable_idle_timeout, make_engine
 from toolkit.errors import ConfigurationError, RevisionTargetError
 from toolkit.migrations.apply import TenantMigrator, WorkerPlan, one_line
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
 from toolkit.migrations.checksums import record_sql, revision_files
 from toolkit.migrations.events import EventHandler, PlanGroup, SchemaOutcome, plan_lines
 from toolkit.migrations.journal import journal_exists
-from toolkit.migrations.lock import rollout_lock
+from toolkit.migrations.lock import HeldLock, rollout_lock
 from toolkit.migrations.options import (
     CONNECTION_ATTR,
     ON_EVENT_ATTR,
@@ -88,21 +88,23 @@ class _Run:
     def run_online(self) -> None:
         connection = self.context.config.attributes.get(CONNECTION_ATTR)
         if connection is not None:
-            self._dispatch(connection, None)
+            self._dispatch(connection, None, None)
             return
         url = self._require_url()
         rollout = self.mutating and self.revision_context is None
-        lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        lock: contextlib.AbstractContextManager[HeldLock | None] = contextlib.nullcontext()
         if rollout and not self.options.dry_run:
             lock = rollout_lock(url, wait=self.options.lock_wait)
         engine = make_engine(url, poolclass=NullPool)
         try:
-            with lock, connect(engine) as own_connection:
+            with lock as held, connect(engine) as own_connection:
                 if not rollout:
-                    self._dispatch(own_connection, None)
+                    self._dispatch(own_connection, None, None)
                     return
                 with connect(engine) as journal_connection:
-                    self._dispatch(own_connection, journal_connection)
+                    disable_idle_timeout(own_connection)
+                    disable_idle_timeout(journal_connection)
+                    self._dispatch(own_connection, journal_connection, held)
         finally:
             engine.dispose()
 
@@ -114,16 +116,26 @@ class _Run:
             )
         return self.url
 
-    def _dispatch(self, connection: Connection, journal_connection: Connection | None) -> None:
+    def _dispatch(
+        self,
+        connection: Connection,
+        journal_connection: Connection | None,
+        lock: HeldLock | None,
+    ) -> None:
         """Run the command; ``journal_connection`` is None when the caller owns ``connection``."""
         if self.revision_context is not None:
             self._autogenerate(connection)
         elif self.mutating:
-            self._roll_out(connection, journal_connection)
+            self._roll_out(connection, journal_connection, lock)
         else:
             self._visit_each_schema(connection)
 
-    def _roll_out(self, connection: Connection, journal_connection: Connection | None) -> None:
+    def _roll_out(
+        self,
+        connection: Connection,
+        journal_connection: Connection | None,
+        lock: HeldLock | None,
+    ) -> None:
         """Plan from every selected tenant's revision, migrate core, then the tenants.
 
         With a ``journal_connection`` the run owns ``connection`` and commits between phases
@@ -152,6 +164,7 @@ class _Run:
             options=self.options,
             on_event=self.on_event,
             journal_connection=journal_connection if journaled else None,
+            lock=lock,
         )
         workers = self._workers(plan, owned)
         started = rollout.start(_core_group(core_from, core_steps), plan, workers)

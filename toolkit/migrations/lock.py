@@ -8,15 +8,20 @@ PgBouncer in transaction mode a session lock would not stay with the run.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from toolkit.db import connect, make_engine
-from toolkit.errors import LockBusy
+from toolkit.db import connect, disable_idle_timeout, make_engine
+from toolkit.errors import LockBusy, LockLost
+
+log = logging.getLogger("tenantctl.migrations")
 
 # "tntc" as a 32-bit key: classid 0, objid 0x746e7463 in pg_locks.
 ROLLOUT_LOCK_KEY = 0x746E7463
@@ -24,8 +29,31 @@ APPLICATION_NAME = "tenantctl migrations"
 _POLL_SECONDS = 0.2
 
 
+@dataclass(frozen=True)
+class HeldLock:
+    """The rollout lock, held by ``connection``'s session."""
+
+    connection: Connection
+
+    def verify(self) -> None:
+        """Raise LockLost unless this session still holds the lock (e.g. it was terminated)."""
+        try:
+            held = self.connection.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND granted AND pid = pg_backend_pid() AND classid = 0 AND objid = :key "
+                    "AND objsubid = 1)"
+                ),
+                {"key": ROLLOUT_LOCK_KEY},
+            ).scalar()
+        except DBAPIError as exc:
+            raise _lost(str(exc.orig or exc).strip().splitlines()[0]) from None
+        if not held:
+            raise _lost("the lock is no longer held")
+
+
 @contextlib.contextmanager
-def rollout_lock(url: str | URL, *, wait: float) -> Iterator[Connection]:
+def rollout_lock(url: str | URL, *, wait: float) -> Iterator[HeldLock]:
     """Hold the rollout lock for the block, waiting up to ``wait`` seconds for it.
 
     Raises LockBusy, naming the holder's backend pid and client, if it stays taken.
@@ -36,6 +64,7 @@ def rollout_lock(url: str | URL, *, wait: float) -> Iterator[Connection]:
     try:
         with connect(engine) as connection:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            disable_idle_timeout(connection)
             deadline = time.monotonic() + wait
             while not _try_lock(connection):
                 if time.monotonic() >= deadline:
@@ -45,13 +74,27 @@ def rollout_lock(url: str | URL, *, wait: float) -> Iterator[Connection]:
                     )
                 time.sleep(_POLL_SECONDS)
             try:
-                yield connection
+                yield HeldLock(connection)
             finally:
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ROLLOUT_LOCK_KEY}
-                )
+                _unlock(connection)
     finally:
         engine.dispose()
+
+
+def _unlock(connection: Connection) -> None:
+    """Release the lock; if the session is gone, so is the lock, and that is no error."""
+    try:
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ROLLOUT_LOCK_KEY})
+    except DBAPIError as exc:
+        log.warning("could not release the rollout lock (its session is gone): %s", exc.orig)
+
+
+def _lost(reason: str) -> LockLost:
+    return LockLost(
+        f"this run lost the migration lock ({reason}); it stopped so that no other run "
+        "migrates the same tenants at once. Tenants finished so far are journaled: run "
+        "`tenantctl migrate up --retry-failed` to go on"
+    )
 
 
 def lock_holder_pid(connection: Connection) -> int | None:

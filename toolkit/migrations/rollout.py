@@ -27,6 +27,7 @@ from toolkit.migrations.events import (
     SchemaOutcome,
 )
 from toolkit.migrations.journal import PlannedStep
+from toolkit.migrations.lock import HeldLock
 from toolkit.migrations.options import OnError, RunOptions
 from toolkit.migrations.plan import TenantPlan
 from toolkit.migrations.workers import run_tasks
@@ -43,6 +44,7 @@ class Rollout:
     options: RunOptions
     on_event: EventHandler | None
     journal_connection: Connection | None = None
+    lock: HeldLock | None = None
     run_id: int | None = None
     outcomes: list[SchemaOutcome] = field(default_factory=list)
     not_reached: int = 0

@@ -34,6 +34,7 @@ def main(parent_pid: int) -> int:
     _die_with_parent(parent_pid)
     stop = _StopFlag()
     signal.signal(STOP_SIGNAL, stop.set)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {STOP_SIGNAL})  # blocked by the runner
     plan: WorkerPlan
     plan, fail_fast = read_message(sys.stdin.buffer)
     migrator = TenantMigrator(plan)

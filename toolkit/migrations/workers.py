@@ -20,7 +20,7 @@ import struct
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -40,12 +40,15 @@ def run_tasks(
     *,
     workers: int,
     fail_fast: bool,
+    before_chunk: Callable[[], None] | None = None,
 ) -> Iterator[SchemaOutcome]:
     """Migrate ``tasks`` with ``workers`` processes: this one (through ``migrator``) and
     ``workers - 1`` worker processes; outcomes are yielded as they arrive.
 
     This process starts on the first tenant at once, while the workers boot. With
     ``fail_fast``, no tenant starts after the first failure; those in flight finish.
+    ``before_chunk`` runs before any chunk is handed out (the runner checks that it still
+    holds its lock); if it raises, the workers are stopped and the error propagates.
     """
     chunk_size = max(1, min(_CHUNK_MAX, len(tasks) // (workers * 8)))
     queue = deque(list(tasks[i : i + chunk_size]) for i in range(0, len(tasks), chunk_size))
@@ -53,8 +56,10 @@ def run_tasks(
     local: deque[TenantTask] = deque()
     try:
         while True:
-            pool.feed(queue)
+            pool.feed(queue, before_chunk)
             if not local and queue:
+                if before_chunk is not None:
+                    before_chunk()
                 local.extend(queue.popleft())
             if local:
                 outcome = migrator.migrate(local.popleft())
@@ -90,10 +95,12 @@ class _Pool:
         """True while some worker holds a chunk."""
         return any(worker.busy for worker in self.workers)
 
-    def feed(self, queue: deque[list[TenantTask]]) -> None:
-        """Give each idle worker the next chunk, if any."""
+    def feed(self, queue: deque[list[TenantTask]], before_chunk: Callable[[], None] | None) -> None:
+        """Give each idle worker the next chunk, if any (after ``before_chunk``)."""
         for worker in self.workers:
             if not worker.busy and queue:
+                if before_chunk is not None:
+                    before_chunk()
                 worker.send(queue.popleft())
 
     def collect(self, timeout: float | None) -> list[SchemaOutcome]:
@@ -123,11 +130,17 @@ class _Worker:
 
     @classmethod
     def start(cls, plan: WorkerPlan, fail_fast: bool) -> _Worker:
-        process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-            [sys.executable, "-m", "toolkit.migrations.worker", str(os.getpid())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
+        # The worker starts with STOP_SIGNAL blocked and unblocks it once its handler is in
+        # place: a stop sent while it boots waits instead of killing it.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {STOP_SIGNAL})
+        try:
+            process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+                [sys.executable, "-m", "toolkit.migrations.worker", str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         worker = cls(process)
         worker._write((plan, fail_fast))
         return worker
