@@ -1,44 +1,92 @@
 """tenantctl toolkit: provision, migrate and query schema-per-tenant PostgreSQL databases.
 
 The public API is re-exported here; the ``tenantctl`` CLI (``toolkit.cli``) is a thin layer
-over these functions.
+over these functions. The re-exports load on first use, so that a process importing one
+module of the toolkit (a rollout worker, say) does not pay for all of them.
 """
 
-from toolkit.db import check_reachable, make_engine, mask_url
-from toolkit.errors import (
-    ConfigurationError,
-    DatabaseUnreachable,
-    InvalidSubdomain,
-    LockBusy,
-    MigrationFailed,
-    RevisionTargetError,
-    SchemaNotReady,
-    TenantctlError,
-    TenantExists,
-    TenantNotFound,
-)
-from toolkit.migrations.events import RunFinished, RunStarted, SchemaOutcome
-from toolkit.migrations.options import Limits, OnError, RunOptions
-from toolkit.migrations.runner import RunReport, downgrade_all, upgrade_all
-from toolkit.migrations.status import MigrationStatus, migration_status
-from toolkit.migrations.targeting import Selection
-from toolkit.naming import normalize_tenant_ref, schema_for, validate_subdomain
-from toolkit.provisioning import create_tenant, drop_tenant
-from toolkit.registry import TenantRecord, find_tenant, list_tenants
-from toolkit.session import tenant_engine, tenant_session
-from toolkit.settings import Settings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from toolkit.db import check_reachable, make_engine, mask_url
+    from toolkit.errors import (
+        ConfigurationError,
+        DatabaseUnreachable,
+        InvalidOption,
+        InvalidSubdomain,
+        LockBusy,
+        LockLost,
+        MigrationFailed,
+        PlanOutdated,
+        RevisionTargetError,
+        RunNotFound,
+        SchemaNotReady,
+        TenantctlError,
+        TenantExists,
+        TenantNotFound,
+    )
+    from toolkit.migrations.apply import Limits
+    from toolkit.migrations.events import RunFinished, RunStarted, SchemaOutcome
+    from toolkit.migrations.options import OnError, RunOptions
+    from toolkit.migrations.runner import RunReport, downgrade_all, resume_run, upgrade_all
+    from toolkit.migrations.status import MigrationStatus, migration_status
+    from toolkit.migrations.targeting import Selection
+    from toolkit.naming import normalize_tenant_ref, schema_for, validate_subdomain
+    from toolkit.provisioning import create_tenant, drop_tenant
+    from toolkit.registry import TenantRecord, find_tenant, list_tenants
+    from toolkit.session import tenant_engine, tenant_session
+    from toolkit.settings import Settings
+
+_EXPORTS = {
+    "toolkit.db": ("check_reachable", "make_engine", "mask_url"),
+    "toolkit.errors": (
+        "ConfigurationError",
+        "DatabaseUnreachable",
+        "InvalidOption",
+        "InvalidSubdomain",
+        "LockBusy",
+        "LockLost",
+        "MigrationFailed",
+        "PlanOutdated",
+        "RevisionTargetError",
+        "RunNotFound",
+        "SchemaNotReady",
+        "TenantctlError",
+        "TenantExists",
+        "TenantNotFound",
+    ),
+    "toolkit.migrations.apply": ("Limits",),
+    "toolkit.migrations.events": ("RunFinished", "RunStarted", "SchemaOutcome"),
+    "toolkit.migrations.options": ("OnError", "RunOptions"),
+    "toolkit.migrations.runner": ("RunReport", "downgrade_all", "resume_run", "upgrade_all"),
+    "toolkit.migrations.status": ("MigrationStatus", "migration_status"),
+    "toolkit.migrations.targeting": ("Selection",),
+    "toolkit.naming": ("normalize_tenant_ref", "schema_for", "validate_subdomain"),
+    "toolkit.provisioning": ("create_tenant", "drop_tenant"),
+    "toolkit.registry": ("TenantRecord", "find_tenant", "list_tenants"),
+    "toolkit.session": ("tenant_engine", "tenant_session"),
+    "toolkit.settings": ("Settings",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "ConfigurationError",
     "DatabaseUnreachable",
+    "InvalidOption",
     "InvalidSubdomain",
     "Limits",
     "LockBusy",
+    "LockLost",
     "MigrationFailed",
     "MigrationStatus",
     "OnError",
+    "PlanOutdated",
     "RevisionTargetError",
     "RunFinished",
+    "RunNotFound",
     "RunOptions",
     "RunReport",
     "RunStarted",
@@ -60,9 +108,20 @@ __all__ = [
     "mask_url",
     "migration_status",
     "normalize_tenant_ref",
+    "resume_run",
     "schema_for",
     "tenant_engine",
     "tenant_session",
     "upgrade_all",
     "validate_subdomain",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a re-exported name from its module on first use."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'toolkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

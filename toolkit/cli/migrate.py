@@ -15,9 +15,10 @@ from toolkit.db import connect
 from toolkit.errors import RunNotFound, SchemaNotReady
 from toolkit.exit_codes import EXIT_CHECK_FAILED
 from toolkit.migrations import journal
+from toolkit.migrations.apply import Limits
 from toolkit.migrations.branches import BranchIndex
 from toolkit.migrations.checksums import changed_revisions
-from toolkit.migrations.options import Limits, OnError, RunOptions
+from toolkit.migrations.options import OnError, RunOptions
 from toolkit.migrations.runner import downgrade_all, resume_run, upgrade_all
 from toolkit.migrations.status import MigrationStatus, migration_status
 from toolkit.migrations.targeting import Selection

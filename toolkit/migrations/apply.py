@@ -14,25 +14,20 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import psycopg.errors
-from alembic.config import Config
-from alembic.operations import Operations
-from alembic.runtime.migration import MigrationContext, RevisionStep
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from models import TenantBase
 from toolkit.db import make_engine
 from toolkit.errors import PlanOutdated
 from toolkit.migrations.events import SchemaOutcome
-from toolkit.migrations.journal import MARK_FAILED, mark_done_sql
-from toolkit.migrations.options import Limits
-from toolkit.migrations.plan import GroupScript
 from toolkit.sql import quote_identifier
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger("tenantctl.migrations")
 
@@ -43,6 +38,32 @@ _CREATE_VERSION_TABLE = (
 )
 _LOCK_VERSIONS = "SELECT version_num FROM alembic_version FOR UPDATE"
 _READ_VERSIONS = "SELECT version_num FROM alembic_version"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-tenant transaction limits: timeouts and how often a lock timeout is retried."""
+
+    lock_timeout: float = 5.0
+    statement_timeout: float = 600.0
+    lock_retries: int = 3
+    retry_backoff: float = 0.5
+
+
+@dataclass(frozen=True)
+class GroupScript:
+    """What a worker needs to move one tenant of a group: SQL, or revisions for Alembic."""
+
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    sql: str | None
+    steps: tuple[tuple[str, bool], ...]
+    record_sql: str | None  # records the checksums of applied revisions, when journaled
+
+    @property
+    def revisions(self) -> tuple[str, ...]:
+        """The revisions applied, as ``id`` (upgrade) or ``-id`` (downgrade), in order."""
+        return tuple(rev if up else f"-{rev}" for rev, up in self.steps)
 
 
 @dataclass(frozen=True)
@@ -168,6 +189,13 @@ class TenantMigrator:
         )
 
     def _run_alembic(self, connection: Connection, schema: str, group: GroupScript) -> None:
+        # Imported here: a worker process imports Alembic and the models only when one of
+        # its groups runs through Alembic, which keeps its start-up short.
+        from alembic.operations import Operations
+        from alembic.runtime.migration import MigrationContext, RevisionStep
+
+        from models import TenantBase
+
         script = self._scripts()
         steps = [
             RevisionStep(script.revision_map, script.get_revision(revision), is_upgrade)
@@ -184,6 +212,9 @@ class TenantMigrator:
 
     def _scripts(self) -> ScriptDirectory:
         """The script directory, loaded once per process and only if Alembic is needed."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
         if self._script is None:
             if self.plan.ini_path is None:
                 raise PlanOutdated("no alembic.ini to load revisions that need Alembic from")
@@ -217,6 +248,26 @@ class TenantMigrator:
             to_revisions=group.to_revisions,
             attempts=attempts,
         )
+
+
+# Journal SQL. After the tenant's transaction rolled back; parameters: error, attempts, ms, step id.
+MARK_FAILED = (
+    "UPDATE core.migration_steps SET status = 'failed', error = %s, attempts = %s, "
+    "duration_ms = %s, finished_at = clock_timestamp() WHERE id = %s"
+)
+
+
+def mark_done_sql(step_id: int, attempts: int) -> str:
+    """SQL that marks a step done, run as the last write of the tenant's own transaction.
+
+    Plain SQL with integer literals, so that it joins the tenant's batch of statements.
+    The duration is the transaction's, measured by the server.
+    """
+    return (
+        f"UPDATE core.migration_steps SET status = 'done', attempts = {int(attempts)}, "  # noqa: S608
+        "duration_ms = (extract(epoch FROM clock_timestamp() - now()) * 1000)::int, "
+        f"error = NULL, finished_at = clock_timestamp() WHERE id = {int(step_id)}"
+    )
 
 
 def _result_sets(cursor: psycopg.Cursor[Any]) -> list[tuple[str, ...]]:

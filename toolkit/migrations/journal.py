@@ -20,25 +20,6 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from models import MigrationRun, MigrationStep, RunOutcome, StepStatus
 
-# After the tenant's transaction rolled back; parameters: error, attempts, ms, step id.
-MARK_FAILED = (
-    "UPDATE core.migration_steps SET status = 'failed', error = %s, attempts = %s, "
-    "duration_ms = %s, finished_at = clock_timestamp() WHERE id = %s"
-)
-
-
-def mark_done_sql(step_id: int, attempts: int) -> str:
-    """SQL that marks a step done, run as the last write of the tenant's own transaction.
-
-    Plain SQL with integer literals, so that it joins the tenant's batch of statements.
-    The duration is the transaction's, measured by the server.
-    """
-    return (
-        f"UPDATE core.migration_steps SET status = 'done', attempts = {int(attempts)}, "  # noqa: S608
-        "duration_ms = (extract(epoch FROM clock_timestamp() - now()) * 1000)::int, "
-        f"error = NULL, finished_at = clock_timestamp() WHERE id = {int(step_id)}"
-    )
-
 
 @dataclass(frozen=True)
 class PlannedStep:

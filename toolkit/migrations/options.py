@@ -15,6 +15,7 @@ from typing import Any
 from alembic.config import Config
 
 from toolkit.errors import InvalidOption
+from toolkit.migrations.apply import Limits
 from toolkit.migrations.targeting import Selection
 from toolkit.settings import DATABASE_URL_ENV
 
@@ -34,16 +35,6 @@ class OnError(enum.StrEnum):
 
     STOP = "stop"
     CONTINUE = "continue"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-tenant transaction limits: timeouts and how often a lock timeout is retried."""
-
-    lock_timeout: float = 5.0
-    statement_timeout: float = 600.0
-    lock_retries: int = 3
-    retry_backoff: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -14,27 +14,12 @@ from alembic.runtime.migration import MigrationStep, RevisionStep, StampStep
 from alembic.script import ScriptDirectory
 
 from toolkit.errors import ConfigurationError
+from toolkit.migrations.apply import GroupScript
 from toolkit.migrations.branches import BranchIndex, StepFunction
 from toolkit.migrations.checksums import record_sql, revision_files
 from toolkit.migrations.events import PlanGroup
 from toolkit.migrations.render import render_statements
 from toolkit.registry import TenantRecord
-
-
-@dataclass(frozen=True)
-class GroupScript:
-    """What a worker needs to move one tenant of a group: SQL, or revisions for Alembic."""
-
-    from_revisions: tuple[str, ...]
-    to_revisions: tuple[str, ...]
-    sql: str | None
-    steps: tuple[tuple[str, bool], ...]
-    record_sql: str | None  # records the checksums of applied revisions, when journaled
-
-    @property
-    def revisions(self) -> tuple[str, ...]:
-        """The revisions applied, as ``id`` (upgrade) or ``-id`` (downgrade), in order."""
-        return tuple(rev if up else f"-{rev}" for rev, up in self.steps)
 
 
 @dataclass

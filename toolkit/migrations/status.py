@@ -1,7 +1,7 @@
 """Where core and every tenant stand against the heads of their branches.
 
-Every tenant's version is read in one query, so a status check costs one round trip
-however many tenants there are.
+Every tenant's version is read in one round trip per thousand schemas, with no transaction
+per tenant, so a status check at 10,000 tenants costs about ten round trips.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import psycopg
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, bindparam, text
 
@@ -112,7 +113,7 @@ def version_of(connection: Connection, schema: str) -> tuple[str, ...]:
 def read_versions(connection: Connection, schemas: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Revisions of each schema's version table; schemas without one are left out.
 
-    One query per ``VERSION_CHUNK`` schemas. Reading a table locks it until the transaction
+    One round trip per ``VERSION_CHUNK`` schemas. Reading a table locks it until the transaction
     ends, and PostgreSQL's lock table has room for a few thousand; so when this function
     begins the transaction itself (the connection holds none on entry) it commits after
     each chunk. Inside a caller's transaction every lock stays: keep such reads small.
@@ -137,17 +138,21 @@ def _read_chunk(connection: Connection, schemas: Sequence[str]) -> dict[str, tup
     present_schemas = sorted(present)
     if not present_schemas:
         return {}
-    # Schema names reach this SQL only quoted; the schema label is a bound parameter.
-    selects = [
-        f"SELECT CAST(:s{i} AS text) AS schema_name, version_num "  # noqa: S608
-        f"FROM {quote_identifier(schema)}.{VERSION_TABLE}"
-        for i, schema in enumerate(present_schemas)
-    ]
-    params = {f"s{i}": schema for i, schema in enumerate(present_schemas)}
-    versions: dict[str, list[str]] = {schema: [] for schema in present_schemas}
-    for schema_name, version in connection.execute(text(" UNION ALL ".join(selects)), params):
-        versions[schema_name].append(version)
-    return {schema: tuple(sorted(revs)) for schema, revs in versions.items()}
+    # One message of many small statements: PostgreSQL plans each in microseconds, where one
+    # UNION ALL over a thousand tables takes a tenth of a second to plan. Schema names reach
+    # this SQL only quoted.
+    batch = ";".join(
+        f"SELECT version_num FROM {quote_identifier(schema)}.{VERSION_TABLE}"  # noqa: S608
+        for schema in present_schemas
+    )
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    cursor = driver.execute(batch)
+    versions: dict[str, tuple[str, ...]] = {}
+    for schema in present_schemas:
+        versions[schema] = tuple(sorted(row[0] for row in cursor.fetchall()))
+        cursor.nextset()
+    return versions
 
 
 def migration_status(connection: Connection, heads: Heads | None = None) -> MigrationStatus:
