@@ -357,6 +357,8 @@ def test_a_run_that_loses_its_lock_session_never_lets_a_revision_apply_twice(
         assert ended.scalar()
     second = start_tenantctl("migrate", "up")
     results = [_finish(first), _finish(second)]
+    assert results[0].returncode == 1, results[0].stderr
+    assert "lost the migration lock" in results[0].stderr
     assert _tenantctl(db_url, scratch_ini, "migrate", "up").returncode == EXIT_OK
 
     with engine.connect() as connection:

@@ -44,6 +44,7 @@ from toolkit.migrations.plan import TenantPlan, end_revisions, plan_tenants, wit
 from toolkit.migrations.rollout import Rollout
 from toolkit.migrations.status import read_versions
 from toolkit.migrations.targeting import schemas_of, select_tenants
+from toolkit.migrations.workers import WorkerPool
 from toolkit.naming import normalize_tenant_ref, schema_for
 from toolkit.sql import create_schema, set_local_search_path
 
@@ -142,6 +143,19 @@ class _Run:
         so that reads hold no locks; without one it works inside the caller's transaction.
         """
         owned = journal_connection is not None
+        # Worker processes boot while this process plans; they get the plan when it exists.
+        extra_workers = self.options.workers - 1 if owned and not self.options.dry_run else 0
+        with WorkerPool.spawn(extra_workers) as pool:
+            self._plan_and_run(connection, journal_connection, lock, pool)
+
+    def _plan_and_run(
+        self,
+        connection: Connection,
+        journal_connection: Connection | None,
+        lock: HeldLock | None,
+        pool: WorkerPool,
+    ) -> None:
+        owned = journal_connection is not None
         # Tenants are resolved before core moves: an unknown tenant then changes nothing,
         # and a downgrade of core cannot take the registry away before it is read.
         records = []
@@ -186,7 +200,7 @@ class _Run:
                     rollout.abort(not_reached=sum(len(members) for members in plan.members))
                     return
             if plan.groups:
-                self._migrate_tenants(connection, plan, rollout, owned=owned)
+                self._migrate_tenants(connection, plan, rollout, pool, owned=owned)
 
     def _core_steps(self, core_from: tuple[str, ...]) -> list[MigrationStep]:
         if CORE not in self.branches:
@@ -229,7 +243,13 @@ class _Run:
         return SchemaOutcome(CORE_SCHEMA, True, _since(started), None, core_from, core_to)
 
     def _migrate_tenants(
-        self, connection: Connection, plan: TenantPlan, rollout: Rollout, *, owned: bool
+        self,
+        connection: Connection,
+        plan: TenantPlan,
+        rollout: Rollout,
+        pool: WorkerPool,
+        *,
+        owned: bool,
     ) -> None:
         if rollout.journal_connection is not None and self.command == "upgrade":
             plan = with_checksums(plan, self.script, self.index)
@@ -242,7 +262,7 @@ class _Run:
         borrowed = None if owned else connection
         migrator = TenantMigrator(worker_plan, connection=borrowed, script=self.script)
         try:
-            rollout.migrate_tenants(plan, worker_plan, migrator, self._workers(plan, owned))
+            rollout.migrate_tenants(plan, worker_plan, migrator, pool)
         finally:
             migrator.close()
 

@@ -30,7 +30,7 @@ from toolkit.migrations.journal import PlannedStep
 from toolkit.migrations.lock import HeldLock
 from toolkit.migrations.options import OnError, RunOptions
 from toolkit.migrations.plan import TenantPlan
-from toolkit.migrations.workers import run_tasks
+from toolkit.migrations.workers import WorkerPool, run_tasks
 
 log = logging.getLogger("tenantctl.migrations")
 
@@ -99,21 +99,28 @@ class Rollout:
         self._emit(outcome)
 
     def migrate_tenants(
-        self, plan: TenantPlan, worker_plan: WorkerPlan, migrator: TenantMigrator, workers: int
+        self, plan: TenantPlan, worker_plan: WorkerPlan, migrator: TenantMigrator, pool: WorkerPool
     ) -> None:
         """Migrate the plan's tenants: canaries first, then the rest, as the policy says.
 
-        ``migrator`` runs tenants in this process; with ``workers`` above one, worker
-        processes run some as well.
+        ``migrator`` runs tenants in this process; ``pool``'s worker processes (if any) run
+        some as well.
         """
         tasks = self._tasks(plan)
         canary = self.options.selection.canary or 0
         batches = [tasks[:canary], tasks[canary:]] if canary else [tasks]
         fail_fast = self.options.on_error is OnError.STOP
+        pool.load(worker_plan, fail_fast)
         for position, batch in enumerate(batches):
             failed_before = len(self.failed)
             reached = 0
-            outcomes = run_tasks(migrator, worker_plan, batch, workers=workers, fail_fast=fail_fast)
+            outcomes = run_tasks(
+                migrator,
+                pool,
+                batch,
+                fail_fast=fail_fast,
+                before_chunk=self.lock.verify if self.lock is not None else None,
+            )
             for outcome in outcomes:
                 reached += 1
                 self.outcomes.append(outcome)

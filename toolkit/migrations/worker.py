@@ -11,8 +11,10 @@ import os
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
-from toolkit.migrations.apply import TenantMigrator, TenantTask, WorkerPlan
+from toolkit.errors import TenantctlError
+from toolkit.migrations.apply import TenantMigrator, WorkerPlan
 from toolkit.migrations.events import SchemaOutcome
 from toolkit.migrations.workers import STOP_SIGNAL, read_message, write_message
 
@@ -35,11 +37,14 @@ def main(parent_pid: int) -> int:
     stop = _StopFlag()
     signal.signal(STOP_SIGNAL, stop.set)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {STOP_SIGNAL})  # blocked by the runner
+    loaded = _next_message()
+    if loaded is None:  # the run had nothing for its workers to do
+        return 0
     plan: WorkerPlan
-    plan, fail_fast = read_message(sys.stdin.buffer)
+    plan, fail_fast = loaded
     migrator = TenantMigrator(plan)
     try:
-        while (chunk := _next_chunk()) is not None:
+        while (chunk := _next_message()) is not None:
             outcomes: list[SchemaOutcome] = []
             for task in chunk:
                 if stop.is_set:
@@ -54,12 +59,12 @@ def main(parent_pid: int) -> int:
     return 0
 
 
-def _next_chunk() -> list[TenantTask] | None:
+def _next_message() -> Any:
+    """The next message from the runner; None once it has closed the pipe (run over)."""
     try:
-        chunk: list[TenantTask] | None = read_message(sys.stdin.buffer)
-    except Exception:  # the runner went away: nothing more to do
+        return read_message(sys.stdin.buffer)
+    except TenantctlError:
         return None
-    return chunk
 
 
 def _die_with_parent(parent_pid: int) -> None:

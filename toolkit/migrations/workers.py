@@ -35,60 +35,72 @@ _HEADER = struct.Struct("!I")
 
 def run_tasks(
     migrator: TenantMigrator,
-    plan: WorkerPlan,
+    pool: WorkerPool,
     tasks: Sequence[TenantTask],
     *,
-    workers: int,
     fail_fast: bool,
     before_chunk: Callable[[], None] | None = None,
 ) -> Iterator[SchemaOutcome]:
-    """Migrate ``tasks`` with ``workers`` processes: this one (through ``migrator``) and
-    ``workers - 1`` worker processes; outcomes are yielded as they arrive.
+    """Migrate ``tasks`` here (through ``migrator``) and in ``pool``'s worker processes;
+    outcomes are yielded as they arrive.
 
-    This process starts on the first tenant at once, while the workers boot. With
+    This process starts on the first tenant at once, while workers may still boot. With
     ``fail_fast``, no tenant starts after the first failure; those in flight finish.
     ``before_chunk`` runs before any chunk is handed out (the runner checks that it still
-    holds its lock); if it raises, the workers are stopped and the error propagates.
+    holds its lock); if it raises, the error propagates and the caller closes the pool.
     """
-    chunk_size = max(1, min(_CHUNK_MAX, len(tasks) // (workers * 8)))
+    processes = 1 + len(pool.workers)
+    chunk_size = max(1, min(_CHUNK_MAX, len(tasks) // (processes * 8)))
     queue = deque(list(tasks[i : i + chunk_size]) for i in range(0, len(tasks), chunk_size))
-    pool = _Pool.start(plan, fail_fast, workers - 1 if len(tasks) > 1 else 0)
     local: deque[TenantTask] = deque()
-    try:
-        while True:
-            pool.feed(queue, before_chunk)
-            if not local and queue:
-                if before_chunk is not None:
-                    before_chunk()
-                local.extend(queue.popleft())
-            if local:
-                outcome = migrator.migrate(local.popleft())
-                arrived = [outcome, *pool.collect(timeout=0)]
-            elif pool.busy:
-                arrived = pool.collect(timeout=None)
-            else:
-                return
-            yield from arrived
-            if fail_fast and any(not outcome.ok for outcome in arrived):
-                queue.clear()
-                local.clear()
-                pool.interrupt()
-    finally:
-        pool.close()
+    while True:
+        pool.feed(queue, before_chunk)
+        if not local and queue:
+            if before_chunk is not None:
+                before_chunk()
+            local.extend(queue.popleft())
+        if local:
+            outcome = migrator.migrate(local.popleft())
+            arrived = [outcome, *pool.collect(timeout=0)]
+        elif pool.busy:
+            arrived = pool.collect(timeout=None)
+        else:
+            return
+        yield from arrived
+        if fail_fast and any(not outcome.ok for outcome in arrived):
+            queue.clear()
+            local.clear()
+            pool.interrupt()
 
 
-class _Pool:
-    """Worker processes, their pipes, and which of them hold a chunk."""
+class WorkerPool:
+    """The worker processes of one run, started before the run plans so that they boot
+    meanwhile; they receive the plan once it exists (``load``), then chunks of tenants."""
 
     def __init__(self, workers: list[_Worker]) -> None:
         self.workers = workers
         self.selector = selectors.DefaultSelector()
         for worker in workers:
             self.selector.register(worker.output, selectors.EVENT_READ, worker)
+        self._loaded = False
 
     @classmethod
-    def start(cls, plan: WorkerPlan, fail_fast: bool, count: int) -> _Pool:
-        return cls([_Worker.start(plan, fail_fast) for _ in range(count)])
+    def spawn(cls, count: int) -> WorkerPool:
+        """Start ``count`` worker processes (none: a pool that runs nothing)."""
+        return cls([_Worker.spawn() for _ in range(count)])
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def load(self, plan: WorkerPlan, fail_fast: bool) -> None:
+        """Send every worker the plan (once per run)."""
+        if not self._loaded:
+            for worker in self.workers:
+                worker.write((plan, fail_fast))
+            self._loaded = True
 
     @property
     def busy(self) -> bool:
@@ -116,9 +128,11 @@ class _Pool:
             worker.interrupt()
 
     def close(self) -> None:
+        """Let idle workers exit; kill any still holding a chunk (its tenant rolls back),
+        and any that never got a plan (they have done nothing, and may still be booting)."""
         self.selector.close()
         for worker in self.workers:
-            worker.close()
+            worker.close(kill=not self._loaded)
 
 
 @dataclass
@@ -129,7 +143,7 @@ class _Worker:
     busy: bool = False
 
     @classmethod
-    def start(cls, plan: WorkerPlan, fail_fast: bool) -> _Worker:
+    def spawn(cls) -> _Worker:
         # The worker starts with STOP_SIGNAL blocked and unblocks it once its handler is in
         # place: a stop sent while it boots waits instead of killing it.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {STOP_SIGNAL})
@@ -141,9 +155,7 @@ class _Worker:
             )
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        worker = cls(process)
-        worker._write((plan, fail_fast))
-        return worker
+        return cls(process)
 
     @property
     def output(self) -> IO[bytes]:
@@ -152,7 +164,7 @@ class _Worker:
 
     def send(self, chunk: list[TenantTask]) -> None:
         """Hand the worker a chunk to migrate."""
-        self._write(chunk)
+        self.write(chunk)
         self.busy = True
 
     def receive(self) -> list[SchemaOutcome]:
@@ -166,16 +178,17 @@ class _Worker:
         if self.process.poll() is None:
             self.process.send_signal(STOP_SIGNAL)
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
         """Let an idle worker exit (its stdin closes); kill one still holding a chunk."""
-        if self.process.poll() is None and self.busy:
+        if self.process.poll() is None and (self.busy or kill):
             self.process.kill()
         if self.process.stdin is not None:
             with contextlib.suppress(BrokenPipeError):
                 self.process.stdin.close()
         self.process.wait()
 
-    def _write(self, message: Any) -> None:
+    def write(self, message: Any) -> None:
+        """Send one message (the plan, or a chunk)."""
         assert self.process.stdin is not None
         write_message(self.process.stdin, message)
 
