@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, Engine, text
 
 from models import CORE_SCHEMA
+from toolkit.db import connect
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex
 from toolkit.migrations.config import alembic_config
 from toolkit.migrations.journal import StepRecord, failing_schemas, journal_exists
@@ -22,7 +24,8 @@ from toolkit.registry import MIGRATED_STATUSES, TenantRecord, list_tenants, requ
 from toolkit.sql import quote_identifier
 
 VERSION_TABLE = "alembic_version"
-VERSION_CHUNK = 1000
+VERSION_CHUNK = 500
+VERSION_READERS = 2
 
 
 @dataclass(frozen=True)
@@ -113,43 +116,84 @@ def version_of(connection: Connection, schema: str) -> tuple[str, ...]:
 def read_versions(connection: Connection, schemas: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Revisions of each schema's version table; schemas without one are left out.
 
-    One round trip per ``VERSION_CHUNK`` schemas. Reading a table locks it until the transaction
-    ends, and PostgreSQL's lock table has room for a few thousand; so when this function
-    begins the transaction itself (the connection holds none on entry) it commits after
-    each chunk. Inside a caller's transaction every lock stays: keep such reads small.
+    One round trip per ``VERSION_CHUNK`` schemas. Reading a table locks it until the
+    transaction ends, and PostgreSQL's lock table has room for a few thousand; so when this
+    function begins the transaction itself (the connection holds none on entry) each chunk
+    runs in a transaction of its own, and chunks are read by ``VERSION_READERS`` connections
+    at once: a new server session spends most of such a read loading each table's catalog
+    entries, work that parallelises. Inside a caller's transaction every lock stays on that
+    one connection: keep such reads small.
     """
     owns_transaction = not connection.in_transaction()
+    wanted = set(schemas)
+    present = [schema for schema in _schemas_with_version_table(connection) if schema in wanted]
+    if owns_transaction:
+        connection.commit()
+    chunks = [present[i : i + VERSION_CHUNK] for i in range(0, len(present), VERSION_CHUNK)]
+    if owns_transaction and len(chunks) > 1:
+        return _read_in_parallel(connection.engine, chunks)
     versions: dict[str, tuple[str, ...]] = {}
-    for start in range(0, len(schemas), VERSION_CHUNK):
-        versions.update(_read_chunk(connection, schemas[start : start + VERSION_CHUNK]))
+    for chunk in chunks:
         if owns_transaction:
-            connection.commit()
+            with connection.begin():
+                versions.update(_read_chunk(connection, chunk))
+        else:
+            versions.update(_read_chunk(connection, chunk))
+    return versions
+
+
+def _schemas_with_version_table(connection: Connection) -> list[str]:
+    return sorted(
+        connection.execute(
+            text(
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = :table AND c.relkind = 'r'"
+            ),
+            {"table": VERSION_TABLE},
+        ).scalars()
+    )
+
+
+def _read_in_parallel(
+    engine: Engine, chunks: Sequence[Sequence[str]]
+) -> dict[str, tuple[str, ...]]:
+    """Read ``chunks`` on ``VERSION_READERS`` connections of their own, in threads."""
+    readers = min(VERSION_READERS, len(chunks))
+
+    def read_share(share: int) -> dict[str, tuple[str, ...]]:
+        found: dict[str, tuple[str, ...]] = {}
+        with connect(engine) as own:
+            for chunk in chunks[share::readers]:
+                with own.begin():
+                    found.update(_read_chunk(own, chunk))
+        return found
+
+    versions: dict[str, tuple[str, ...]] = {}
+    with ThreadPoolExecutor(max_workers=readers) as pool:
+        for found in pool.map(read_share, range(readers)):
+            versions.update(found)
     return versions
 
 
 def _read_chunk(connection: Connection, schemas: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    present = connection.execute(
-        text(
-            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = :table AND c.relkind = 'r' AND n.nspname IN :schemas"
-        ).bindparams(bindparam("schemas", expanding=True)),
-        {"table": VERSION_TABLE, "schemas": list(schemas) or [""]},
-    ).scalars()
-    present_schemas = sorted(present)
-    if not present_schemas:
+    """Each schema's revisions; every schema given must have a version table.
+
+    Runs through the driver, inside the transaction the caller began on ``connection``.
+    """
+    if not schemas:
         return {}
     # One message of many small statements: PostgreSQL plans each in microseconds, where one
     # UNION ALL over a thousand tables takes a tenth of a second to plan. Schema names reach
     # this SQL only quoted.
     batch = ";".join(
         f"SELECT version_num FROM {quote_identifier(schema)}.{VERSION_TABLE}"  # noqa: S608
-        for schema in present_schemas
+        for schema in schemas
     )
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     cursor = driver.execute(batch)
     versions: dict[str, tuple[str, ...]] = {}
-    for schema in present_schemas:
+    for schema in schemas:
         versions[schema] = tuple(sorted(row[0] for row in cursor.fetchall()))
         cursor.nextset()
     return versions
