@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -516,6 +517,24 @@ def test_lock_timeout_is_retried_then_fails_that_tenant_after_three_attempts(
     state = _state(engine, schemas, ["note"])
     assert state["tenant_b"] == (BASE, frozenset())
     assert state["tenant_a"] == state["tenant_c"] == (("r_note",), {"note"})
+
+
+def test_a_busy_tenant_waits_its_backoff_in_the_queue_while_the_others_migrate(
+    db_url, engine, make_tenants, scratch_ini
+):
+    make_tenants("a", "b", "c", "d")
+    _add_column_revision(scratch_ini, "r_note", "note")
+    args = ["--lock-timeout", "0.2", "--lock-retries", "2", "--continue-on-error", "--json"]
+
+    with _orders_locked(db_url, "tenant_a"):
+        result = _tenantctl(db_url, scratch_ini, "migrate", "up", *args)
+
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    finished = [e["schema"] for e in events if e["event"] in ("schema_done", "schema_failed")]
+    # a comes first in the plan, yet it is reported last: b, c and d did not wait for it.
+    assert finished == ["tenant_b", "tenant_c", "tenant_d", "tenant_a"]
+    assert [e["attempts"] for e in events if e.get("schema") == "tenant_a"] == [3]
+    assert result.returncode == EXIT_TENANTS_FAILED
 
 
 def test_lock_timeout_retry_succeeds_once_the_blocker_lets_go(

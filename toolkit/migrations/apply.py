@@ -74,6 +74,7 @@ class TenantTask:
     subdomain: str | None
     group: int
     step_id: int | None
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -127,25 +128,27 @@ class TenantMigrator:
     # -- one tenant -------------------------------------------------------------------------
 
     def migrate(self, task: TenantTask) -> SchemaOutcome:
-        """Migrate one tenant, retrying lock timeouts; never raises for the tenant's errors."""
+        """One attempt at one tenant; never raises for the tenant's own errors.
+
+        A lock timeout with retries left comes back as an outcome with ``retry_in`` set:
+        the caller queues the tenant again after that backoff and goes on with others, so
+        one busy tenant never stalls the run.
+        """
         group = self.plan.groups[task.group]
         limits = self.plan.limits
         started = time.perf_counter()
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                self._migrate_once(task, group, attempts)
-            # The tenant's own error (DDL, timeout, dropped connection): it was rolled back,
-            # is recorded against the tenant, and the run goes on as its policy says.
-            except Exception as exc:
-                if _is_lock_timeout(exc) and attempts <= limits.lock_retries:
-                    time.sleep(limits.retry_backoff * 2 ** (attempts - 1))
-                    continue
-                error = one_line(_first_cause(exc))
-                self._record_failure(task, error, attempts, started)
-                return self._outcome(task, group, started, attempts, error)
-            return self._outcome(task, group, started, attempts, None)
+        try:
+            self._migrate_once(task, group, task.attempt)
+        # The tenant's own error (DDL, timeout, dropped connection): it was rolled back,
+        # is recorded against the tenant, and the run goes on as its policy says.
+        except Exception as exc:
+            error = one_line(_first_cause(exc))
+            if _is_lock_timeout(exc) and task.attempt <= limits.lock_retries:
+                backoff = limits.retry_backoff * 2 ** (task.attempt - 1)
+                return self._outcome(task, group, started, error, retry_in=backoff)
+            self._record_failure(task, error, task.attempt, started)
+            return self._outcome(task, group, started, error)
+        return self._outcome(task, group, started, None)
 
     def _migrate_once(self, task: TenantTask, group: GroupScript, attempts: int) -> None:
         """One attempt, in one transaction and (for rendered SQL) one round trip.
@@ -237,7 +240,12 @@ class TenantMigrator:
 
     @staticmethod
     def _outcome(
-        task: TenantTask, group: GroupScript, started: float, attempts: int, error: str | None
+        task: TenantTask,
+        group: GroupScript,
+        started: float,
+        error: str | None,
+        *,
+        retry_in: float | None = None,
     ) -> SchemaOutcome:
         return SchemaOutcome(
             schema=task.schema,
@@ -246,7 +254,8 @@ class TenantMigrator:
             error=error,
             from_revisions=group.from_revisions,
             to_revisions=group.to_revisions,
-            attempts=attempts,
+            attempts=task.attempt,
+            retry_in=retry_in,
         )
 
 

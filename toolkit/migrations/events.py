@@ -52,6 +52,7 @@ class SchemaOutcome:
     from_revisions: tuple[str, ...] = ()
     to_revisions: tuple[str, ...] = ()
     attempts: int = 1
+    retry_in: float | None = None  # a lock timeout to retry after this many seconds
 
 
 @dataclass(frozen=True)

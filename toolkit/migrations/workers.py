@@ -12,6 +12,8 @@ parent (PR_SET_PDEATHSIG), so a killed run leaves no process behind to touch the
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import pickle
 import selectors
@@ -19,9 +21,10 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from toolkit.errors import TenantctlError
@@ -42,34 +45,50 @@ def run_tasks(
     before_chunk: Callable[[], None] | None = None,
 ) -> Iterator[SchemaOutcome]:
     """Migrate ``tasks`` here (through ``migrator``) and in ``pool``'s worker processes;
-    outcomes are yielded as they arrive.
+    each tenant's final outcome is yielded as it arrives.
 
-    This process starts on the first tenant at once, while workers may still boot. With
-    ``fail_fast``, no tenant starts after the first failure; those in flight finish.
-    ``before_chunk`` runs before any chunk is handed out (the runner checks that it still
-    holds its lock); if it raises, the error propagates and the caller closes the pool.
+    This process starts on the first tenant at once, while workers may still boot. A
+    tenant that hit a lock timeout goes back in the queue after its backoff while the
+    others go on. With ``fail_fast``, no tenant starts after the first failure; those in
+    flight finish. ``before_chunk`` runs before any chunk is handed out (the runner checks
+    that it still holds its lock); if it raises, the error propagates and the caller closes
+    the pool.
     """
     processes = 1 + len(pool.workers)
     chunk_size = max(1, min(_CHUNK_MAX, len(tasks) // (processes * 8)))
     queue = deque(list(tasks[i : i + chunk_size]) for i in range(0, len(tasks), chunk_size))
+    by_schema = {task.schema: task for task in tasks}
+    retries: list[tuple[float, int, TenantTask]] = []  # (due, order, task), a heap
+    order = itertools.count()
     local: deque[TenantTask] = deque()
     while True:
+        while retries and retries[0][0] <= time.monotonic():
+            queue.append([heapq.heappop(retries)[2]])
         pool.feed(queue, before_chunk)
         if not local and queue:
             if before_chunk is not None:
                 before_chunk()
             local.extend(queue.popleft())
         if local:
-            outcome = migrator.migrate(local.popleft())
-            arrived = [outcome, *pool.collect(timeout=0)]
-        elif pool.busy:
-            arrived = pool.collect(timeout=None)
+            arrived = [migrator.migrate(local.popleft()), *pool.collect(timeout=0)]
+        elif pool.busy or retries:
+            # Until a worker's chunk finishes or the next retry is due, whichever is first.
+            wait = max(0.0, retries[0][0] - time.monotonic()) if retries else None
+            arrived = pool.collect(timeout=wait)
         else:
             return
-        yield from arrived
-        if fail_fast and any(not outcome.ok for outcome in arrived):
+        for outcome in arrived:
+            if outcome.retry_in is None:
+                yield outcome
+                continue
+            again = replace(by_schema[outcome.schema], attempt=outcome.attempts + 1)
+            by_schema[outcome.schema] = again
+            due = time.monotonic() + outcome.retry_in
+            heapq.heappush(retries, (due, next(order), again))
+        if fail_fast and any(not outcome.ok and outcome.retry_in is None for outcome in arrived):
             queue.clear()
             local.clear()
+            retries.clear()
             pool.interrupt()
 
 
