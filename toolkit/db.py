@@ -63,6 +63,17 @@ def connect(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+@contextlib.contextmanager
+def transaction(connection: Connection) -> Iterator[None]:
+    """A transaction, or a savepoint when the caller already holds one."""
+    if connection.in_transaction():
+        with connection.begin_nested():
+            yield
+    else:
+        with connection.begin():
+            yield
+
+
 def disable_idle_timeout(connection: Connection) -> None:
     """Exempt a long-lived connection of the runner from ``idle_session_timeout``.
 
@@ -70,7 +81,7 @@ def disable_idle_timeout(connection: Connection) -> None:
     timeout must not end them. Servers before PostgreSQL 14 have no such setting.
     """
     try:
-        with connection.begin_nested() if connection.in_transaction() else connection.begin():
+        with transaction(connection):
             connection.execute(text("SET idle_session_timeout = 0"))
     except DBAPIError:
         log.debug("server has no idle_session_timeout")

@@ -9,10 +9,8 @@ backoff a bounded number of times; any other error fails the tenant at once.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +19,7 @@ import psycopg.errors
 from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from toolkit.db import make_engine
+from toolkit.db import make_engine, transaction
 from toolkit.errors import PlanOutdated
 from toolkit.migrations.events import SchemaOutcome
 from toolkit.sql import quote_identifier
@@ -159,7 +157,7 @@ class TenantMigrator:
         after planning is therefore never migrated twice.
         """
         connection = self._live_connection()
-        with _transaction(connection):
+        with transaction(connection):
             driver = connection.connection.driver_connection
             assert isinstance(driver, psycopg.Connection)
             statements = [self._prelude(task.schema)]
@@ -229,7 +227,7 @@ class TenantMigrator:
             return
         try:
             connection = self._live_connection()
-            with _transaction(connection):
+            with transaction(connection):
                 driver = connection.connection.driver_connection
                 assert isinstance(driver, psycopg.Connection)
                 driver.execute(MARK_FAILED, (error, attempts, _elapsed_ms(started), task.step_id))
@@ -298,17 +296,6 @@ def _require_versions(
             f"{', '.join(expected) or 'base'} as planned (another process moved it since the "
             "plan was made); rolled back, run again to re-plan"
         )
-
-
-@contextlib.contextmanager
-def _transaction(connection: Connection) -> Iterator[None]:
-    """A transaction, or a savepoint when the caller already holds one."""
-    if connection.in_transaction():
-        with connection.begin_nested():
-            yield
-    else:
-        with connection.begin():
-            yield
 
 
 def _first_cause(exc: BaseException) -> BaseException:

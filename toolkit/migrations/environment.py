@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from alembic.environment import EnvironmentContext
@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.pool import NullPool
 
 from models import CORE_SCHEMA, CoreBase, TenantBase
-from toolkit.db import connect, disable_idle_timeout, make_engine
+from toolkit.db import connect, disable_idle_timeout, make_engine, transaction
 from toolkit.errors import ConfigurationError, RevisionTargetError
 from toolkit.migrations.apply import TenantMigrator, WorkerPlan, one_line
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
@@ -227,7 +227,7 @@ class _Run:
             if isinstance(step, RevisionStep) and step.is_upgrade
         ]
         try:
-            with _transaction(connection):
+            with transaction(connection):
                 connection.execute(text(create_schema(CORE_SCHEMA, if_not_exists=True)))
                 self._configure_core(connection)
                 self.context.run_migrations()
@@ -274,11 +274,11 @@ class _Run:
         if TENANT in self.branches:
             schemas = schemas_of(select_tenants(connection, self.options.selection))
         if CORE in self.branches:
-            with _transaction(connection):
+            with transaction(connection):
                 self._configure_core(connection)
                 self.context.run_migrations()
         for schema in schemas:
-            with _transaction(connection):
+            with transaction(connection):
                 connection.execute(text(set_local_search_path(schema)))
                 self._configure_tenant(connection, schema)
                 self.context.run_migrations()
@@ -396,17 +396,6 @@ def run_migrations(context: EnvironmentContext) -> None:
         run.run_offline()
     else:
         run.run_online()
-
-
-@contextlib.contextmanager
-def _transaction(connection: Connection) -> Iterator[None]:
-    """A transaction, or a savepoint when the caller already holds one."""
-    if connection.in_transaction():
-        with connection.begin_nested():
-            yield
-    else:
-        with connection.begin():
-            yield
 
 
 def _journal_ready(journal_connection: Connection | None) -> bool:
