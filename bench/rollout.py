@@ -8,7 +8,8 @@ For each N, in one run on a fresh database ``tenantctl_bench``:
 (c) ``tenantctl migrate up --workers 2``;
 (d) no-op: ``alembic upgrade heads`` and ``tenantctl migrate status`` with all at head.
 
-Between measurements the revision is undone (not timed). Prints a table, then JSON with
+Between measurements the revision is undone (not timed). (a), (b) and (c) run interleaved
+``--repeat`` times (default 3) and the medians are reported. Prints a table, then JSON with
 ratios against (a) and the peak RSS of the largest process of (b)/(c).
 
     .venv/bin/python bench/rollout.py --tenants 1000 10000
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,9 +68,9 @@ class Result:
     two_workers_seconds: float
     noop_alembic_seconds: float
     status_seconds: float
-    one_worker_peak_rss_mb: float
-    two_workers_peak_rss_mb: float
+    peak_rss_mb: float
     noop_peak_rss_mb: float
+    repeat: int
 
     @property
     def ratios(self) -> dict[str, float]:
@@ -83,6 +85,7 @@ class Result:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, nargs="+", default=[1000])
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per N; times are the medians")
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
@@ -95,12 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tenantctl-bench-") as scratch:
         ini = make_scratch_ini(Path(scratch))
         for count in args.tenants:
-            results.append(_bench(args.database_url, ini, count))
+            results.append(_bench(args.database_url, ini, count, args.repeat))
     _print(results)
     return 0
 
 
-def _bench(server_url: str, ini: Path, count: int) -> Result:
+def _bench(server_url: str, ini: Path, count: int, repeat: int) -> Result:
     url = _fresh_database(server_url)
     engine = make_engine(url)
     try:
@@ -115,27 +118,35 @@ def _bench(server_url: str, ini: Path, count: int) -> Result:
     try:
         up_sql, down_sql = _floor_statements(ini)
         schemas = [f"tenant_t{i:05d}" for i in range(count)]
-        floor = _replay(url, schemas, up_sql)
-        _replay(url, schemas, down_sql)
         env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
-        one, one_rss = _timed(["tenantctl", "migrate", "up", "--workers", "1"], env)
-        _undo(env)
-        two, two_rss = _timed(["tenantctl", "migrate", "up", "--workers", "2"], env)
-        noop, noop_rss = _timed(["alembic", "-c", str(ini), "upgrade", "heads"], env)
-        status, _ = _timed(["tenantctl", "migrate", "status"], env)
+        floors, ones, twos, rss = [], [], [], []
+        for _ in range(repeat):  # interleaved, so that drift in the server hits all three
+            floors.append(_replay(url, schemas, up_sql))
+            _replay(url, schemas, down_sql)
+            seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "1"], env)
+            ones.append(seconds)
+            rss.append(peak)
+            _undo(env)
+            seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "2"], env)
+            twos.append(seconds)
+            rss.append(peak)
+            noop, noop_rss = _timed(["alembic", "-c", str(ini), "upgrade", "heads"], env)
+            status, _ = _timed(["tenantctl", "migrate", "status"], env)
+            _undo(env)
+        _timed(["tenantctl", "migrate", "up", "--workers", "2"], env)  # leave it at head
     finally:
         path.unlink()
     return Result(
         tenants=count,
         provision_seconds=provision,
-        floor_seconds=floor,
-        one_worker_seconds=one,
-        two_workers_seconds=two,
+        floor_seconds=statistics.median(floors),
+        one_worker_seconds=statistics.median(ones),
+        two_workers_seconds=statistics.median(twos),
         noop_alembic_seconds=noop,
         status_seconds=status,
-        one_worker_peak_rss_mb=one_rss,
-        two_workers_peak_rss_mb=two_rss,
+        peak_rss_mb=max(rss),
         noop_peak_rss_mb=noop_rss,
+        repeat=repeat,
     )
 
 
@@ -220,10 +231,6 @@ def _undo(env: dict[str, str]) -> None:
     _timed(["tenantctl", "migrate", "down", "tenant@-1", "--workers", "2"], env)
 
 
-def _peak_rss(result: Result) -> float:
-    return max(result.one_worker_peak_rss_mb, result.two_workers_peak_rss_mb)
-
-
 def _print(results: list[Result]) -> None:
     header = (
         f"{'tenants':>8} {'floor s':>8} {'1 worker':>9} {'ratio':>6} {'2 workers':>9} "
@@ -237,17 +244,14 @@ def _print(results: list[Result]) -> None:
             f"{ratios['one_worker_vs_floor']:>6.2f} {r.two_workers_seconds:>9.2f} "
             f"{ratios['two_workers_vs_floor']:>6.2f} {ratios['two_workers_speedup']:>7.2f} "
             f"{r.noop_alembic_seconds:>7.2f} {r.status_seconds:>8.2f} "
-            f"{_peak_rss(r):>7.0f}"
+            f"{r.peak_rss_mb:>7.0f}"
         )
     payload = [{**asdict(r), **r.ratios} for r in results]
     if len(results) > 1:
         smallest, largest = results[0], results[-1]
         payload.append(
             {
-                "peak_rss_growth": max(
-                    largest.one_worker_peak_rss_mb, largest.two_workers_peak_rss_mb
-                )
-                / max(smallest.one_worker_peak_rss_mb, smallest.two_workers_peak_rss_mb),
+                "peak_rss_growth": largest.peak_rss_mb / smallest.peak_rss_mb,
                 "from_tenants": smallest.tenants,
                 "to_tenants": largest.tenants,
             }
