@@ -119,7 +119,7 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int) -> Result:
         up_sql, down_sql = _floor_statements(ini)
         schemas = [f"tenant_t{i:05d}" for i in range(count)]
         env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
-        floors, ones, twos, rss = [], [], [], []
+        floors, ones, twos, noops, statuses, rss = [], [], [], [], [], []
         for _ in range(repeat):  # interleaved, so that drift in the server hits all three
             floors.append(_replay(url, schemas, up_sql))
             _replay(url, schemas, down_sql)
@@ -131,7 +131,8 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int) -> Result:
             twos.append(seconds)
             rss.append(peak)
             noop, noop_rss = _timed(["alembic", "-c", str(ini), "upgrade", "heads"], env)
-            status, _ = _timed(["tenantctl", "migrate", "status"], env)
+            noops.append(noop)
+            statuses.append(_timed(["tenantctl", "migrate", "status"], env)[0])
             _undo(env)
         _timed(["tenantctl", "migrate", "up", "--workers", "2"], env)  # leave it at head
     finally:
@@ -142,8 +143,8 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int) -> Result:
         floor_seconds=statistics.median(floors),
         one_worker_seconds=statistics.median(ones),
         two_workers_seconds=statistics.median(twos),
-        noop_alembic_seconds=noop,
-        status_seconds=status,
+        noop_alembic_seconds=statistics.median(noops),
+        status_seconds=statistics.median(statuses),
         peak_rss_mb=max(rss),
         noop_peak_rss_mb=noop_rss,
         repeat=repeat,

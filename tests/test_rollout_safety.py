@@ -537,6 +537,24 @@ def test_a_busy_tenant_waits_its_backoff_in_the_queue_while_the_others_migrate(
     assert result.returncode == EXIT_TENANTS_FAILED
 
 
+def test_fail_fast_with_workers_treats_a_lock_timeout_retry_as_no_failure(
+    db_url, engine, make_tenants, scratch_ini, start_tenantctl
+):
+    schemas = make_tenants(*(f"f{i}" for i in range(8)))
+    _add_column_revision(scratch_ini, "r_note", "note")
+    args = ["--workers", "2", "--lock-timeout", "0.2", "--lock-retries", "8"]
+
+    # Both processes meet a locked tenant first; the locks go once both have timed out.
+    with _orders_locked(db_url, schemas[0]), _orders_locked(db_url, schemas[1]):
+        run = start_tenantctl("migrate", "up", *args)
+        time.sleep(1.5)
+    result = _finish(run)
+
+    assert result.returncode == EXIT_OK, result.stderr
+    assert _statuses(_steps(engine)) == dict.fromkeys(schemas, "done")
+    assert set(_state(engine, schemas, ["note"]).values()) == {(("r_note",), frozenset({"note"}))}
+
+
 def test_lock_timeout_retry_succeeds_once_the_blocker_lets_go(
     db_url, engine, make_tenants, scratch_ini, start_tenantctl
 ):

@@ -788,3 +788,11 @@ def test_a_run_with_everything_at_head_plans_nothing_and_touches_no_tenant(
     assert len(new_runs) == 2
     assert all(_run_row(engine, run)[0] == "succeeded" for run in new_runs)
     assert all(_steps(engine, run) == {} for run in new_runs)
+
+
+def test_retry_failed_refuses_options_it_would_ignore(db_url, tree):
+    result = _tenantctl(db_url, "migrate", "up", "--retry-failed", "--dry-run")
+
+    assert result.returncode == 2
+    assert "--retry-failed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -89,8 +89,8 @@ class MigrationFailed(TenantctlError):
         if len(self.failures) > len(shown):
             named += f"; and {len(self.failures) - len(shown)} more"
         tail = (
-            "the run was aborted: no tenant started after the failure (--continue-on-error, "
-            "or -x on_error=continue, migrates the rest)"
+            "the run was aborted with tenants not started (after a failure under fail-fast, "
+            "a failed canary, or a failed core)"
             if stopped_early
             else "the other tenants were migrated"
         )
@@ -99,3 +99,11 @@ class MigrationFailed(TenantctlError):
             f"{len(self.failures)} schema(s) failed and were rolled back ({named}); {tail}. "
             f"Fix the cause and run {again}: tenants already migrated are skipped."
         )
+
+
+def one_line(exc: BaseException) -> str:
+    """``ErrorType: first line of the message``, using the driver's error when there is one."""
+    cause = getattr(exc, "orig", None) or exc
+    text_ = str(cause).strip()
+    first = text_.splitlines()[0] if text_ else type(cause).__name__
+    return f"{type(cause).__name__}: {first}"

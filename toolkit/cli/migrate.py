@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from toolkit.cli.context import state, user_errors
 from toolkit.cli.progress import RunDisplay
 from toolkit.cli.render import console, print_json, table
 from toolkit.db import connect
-from toolkit.errors import RunNotFound, SchemaNotReady
+from toolkit.errors import InvalidOption, RunNotFound, SchemaNotReady
 from toolkit.exit_codes import EXIT_CHECK_FAILED
 from toolkit.migrations import journal
 from toolkit.migrations.apply import Limits
@@ -38,7 +39,9 @@ Canary = Annotated[
     int | None, typer.Option(min=1, help="Migrate N tenants first; stop if any of them fails.")
 ]
 Shard = Annotated[str | None, typer.Option(help="Only shard I/N of the tenants, e.g. 2/4.")]
-Workers = Annotated[int, typer.Option(min=1, help="Worker processes migrating tenants.")]
+Workers = Annotated[
+    int | None, typer.Option(min=1, help="Processes migrating tenants (default 1).")
+]
 ContinueOnError = Annotated[
     bool,
     typer.Option(
@@ -66,7 +69,7 @@ def _options(
     where: list[str] | None,
     canary: int | None,
     shard: str | None,
-    workers: int,
+    workers: int | None,
     continue_on_error: bool,
     lock_wait: float,
     lock_timeout: float,
@@ -74,6 +77,13 @@ def _options(
     lock_retries: int,
     dry_run: bool,
 ) -> RunOptions:
+    for flag, seconds in (
+        ("--lock-wait", lock_wait),
+        ("--lock-timeout", lock_timeout),
+        ("--statement-timeout", statement_timeout),
+    ):
+        if not math.isfinite(seconds):
+            raise InvalidOption(f"invalid {flag} {seconds}: use a finite number of seconds")
     selection = Selection(canary=canary)
     if tenants is not None:
         selection = selection.with_tenants(tenants)
@@ -84,7 +94,7 @@ def _options(
     return RunOptions(
         selection=selection,
         on_error=OnError.CONTINUE if continue_on_error else OnError.STOP,
-        workers=workers,
+        workers=workers or 1,
         lock_wait=lock_wait,
         limits=Limits(
             lock_timeout=lock_timeout,
@@ -103,7 +113,7 @@ def up(
     where: Where = None,
     canary: Canary = None,
     shard: Shard = None,
-    workers: Workers = 1,
+    workers: Workers = None,
     continue_on_error: ContinueOnError = False,
     lock_wait: LockWait = RunOptions.lock_wait,
     lock_timeout: LockTimeout = Limits.lock_timeout,
@@ -119,6 +129,12 @@ def up(
     with user_errors():
         engine = state(ctx).engine()
         if retry_failed:
+            chosen = (target != "heads", tenants, where, canary, shard, continue_on_error, dry_run)
+            if any(chosen):
+                raise InvalidOption(
+                    "--retry-failed resumes the latest run with its own target and options; "
+                    "it takes only --workers and --json (or use `migrate resume RUN_ID`)"
+                )
             with _display(as_json) as display:
                 report = resume_run(engine, workers=workers, on_event=display.handle)
             if report is None:
@@ -140,7 +156,7 @@ def down(
     where: Where = None,
     canary: Canary = None,
     shard: Shard = None,
-    workers: Workers = 1,
+    workers: Workers = None,
     continue_on_error: ContinueOnError = False,
     lock_wait: LockWait = RunOptions.lock_wait,
     lock_timeout: LockTimeout = Limits.lock_timeout,

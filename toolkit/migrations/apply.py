@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from toolkit.db import make_engine, transaction
-from toolkit.errors import PlanOutdated
+from toolkit.errors import PlanOutdated, one_line
 from toolkit.migrations.events import SchemaOutcome
 from toolkit.sql import quote_identifier
 
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tenantctl.migrations")
 
+# Between statements of a batch: on a line of its own, so that a statement ending in a
+# "-- comment" cannot swallow it.
+_SEPARATOR = "\n;\n"
 # Unqualified: resolved through the tenant's SET LOCAL search_path. The table is Alembic's.
 _CREATE_VERSION_TABLE = (
     "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
@@ -69,7 +72,6 @@ class TenantTask:
     """One tenant to migrate: its schema, its group in the plan, its journal step (if any)."""
 
     schema: str
-    subdomain: str | None
     group: int
     step_id: int | None
     attempt: int = 1
@@ -165,7 +167,7 @@ class TenantMigrator:
                 statements.append(_CREATE_VERSION_TABLE)
             statements.append(_LOCK_VERSIONS)
             if group.sql is None:
-                start = _result_sets(driver.execute(";\n".join(statements)))[0]
+                start = _result_sets(driver.execute(_SEPARATOR.join(statements)))[0]
                 _require_versions(task.schema, start, group.from_revisions, "is at")
                 self._run_alembic(connection, task.schema, group)
                 statements = []
@@ -176,7 +178,7 @@ class TenantMigrator:
             if task.step_id is not None:
                 statements.append(mark_done_sql(task.step_id, attempts))
             statements.append(_READ_VERSIONS)
-            found = _result_sets(driver.execute(";\n".join(statements)))
+            found = _result_sets(driver.execute(_SEPARATOR.join(statements)))
             if group.sql is not None:
                 _require_versions(task.schema, found[0], group.from_revisions, "is at")
             _require_versions(task.schema, found[-1], group.to_revisions, "would end at")
@@ -320,11 +322,3 @@ def _is_lock_timeout(exc: BaseException) -> bool:
 
 def _elapsed_ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
-
-
-def one_line(exc: BaseException) -> str:
-    """``ErrorType: first line of the message``, using the driver's error when there is one."""
-    cause = getattr(exc, "orig", None) or exc
-    text_ = str(cause).strip()
-    first = text_.splitlines()[0] if text_ else type(cause).__name__
-    return f"{type(cause).__name__}: {first}"

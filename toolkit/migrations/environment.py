@@ -27,8 +27,8 @@ from sqlalchemy.pool import NullPool
 
 from models import CORE_SCHEMA, CoreBase, TenantBase
 from toolkit.db import connect, disable_idle_timeout, make_engine, transaction
-from toolkit.errors import ConfigurationError, RevisionTargetError
-from toolkit.migrations.apply import TenantMigrator, WorkerPlan, one_line
+from toolkit.errors import ConfigurationError, RevisionTargetError, one_line
+from toolkit.migrations.apply import TenantMigrator, WorkerPlan
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
 from toolkit.migrations.checksums import record_sql, revision_files
 from toolkit.migrations.events import EventHandler, PlanGroup, SchemaOutcome, plan_lines
@@ -144,7 +144,8 @@ class _Run:
         """
         owned = journal_connection is not None
         # Worker processes boot while this process plans; they get the plan when it exists.
-        extra_workers = self.options.workers - 1 if owned and not self.options.dry_run else 0
+        spawn = owned and not self.options.dry_run and TENANT in self.branches
+        extra_workers = self.options.workers - 1 if spawn else 0
         with WorkerPool.spawn(extra_workers) as pool:
             self._plan_and_run(connection, journal_connection, lock, pool)
 
@@ -168,9 +169,7 @@ class _Run:
             connection.commit()
         core_from = versions.get(CORE_SCHEMA, ())
         core_steps = self._core_steps(core_from)
-        plan = plan_tenants(
-            self.script, self.index, self._tenant_step_function(), records, versions
-        )
+        plan = plan_tenants(self._tenant_step_function(), records, versions)
         journaled = _journal_ready(journal_connection)
         rollout = Rollout(
             command=self.command,

@@ -1,6 +1,7 @@
 """Writes and reads of the migration journal (``core.migration_runs`` and ``_steps``).
 
-A tenant's step row is marked done inside the tenant's own transaction (``MARK_DONE``), so
+A tenant's step row is marked done inside the tenant's own transaction
+(``apply.mark_done_sql``), so
 a run killed at any point leaves a journal that never claims more than the schemas hold.
 """
 
@@ -254,17 +255,14 @@ def steps(
     *,
     schema: str | None = None,
     run_id: int | None = None,
-    statuses: Sequence[StepStatus] | None = None,
     limit: int | None = None,
 ) -> list[StepRecord]:
-    """Journaled steps, newest first, of one schema and/or one run, in ``statuses``."""
+    """Journaled steps, newest first, of one schema and/or one run."""
     query = select(*_STEP_COLUMNS).order_by(MigrationStep.id.desc())
     if schema is not None:
         query = query.where(MigrationStep.schema_name == schema)
     if run_id is not None:
         query = query.where(MigrationStep.run_id == run_id)
-    if statuses is not None:
-        query = query.where(MigrationStep.status.in_([status.value for status in statuses]))
     if limit is not None:
         query = query.limit(limit)
     return [_step_record(row._asdict()) for row in connection.execute(query)]
@@ -284,11 +282,10 @@ def failing_schemas(connection: Connection) -> list[StepRecord]:
 
 @dataclass(frozen=True)
 class Leftovers:
-    """What a run left to do: whether it planned any step, and the schemas not done."""
+    """What a run left to do: whether it planned any step, and the steps not done."""
 
     planned_any: bool
-    schemas: tuple[str, ...]
-    subdomains: tuple[str, ...]
+    steps: tuple[PlannedStep, ...]
 
 
 def leftovers(connection: Connection, run_id: int) -> Leftovers:
@@ -305,7 +302,12 @@ def leftovers(connection: Connection, run_id: int) -> Leftovers:
         )
     )
     unfinished = connection.execute(
-        select(MigrationStep.schema_name, MigrationStep.subdomain)
+        select(
+            MigrationStep.schema_name,
+            MigrationStep.subdomain,
+            MigrationStep.from_revisions,
+            MigrationStep.to_revisions,
+        )
         .where(
             MigrationStep.run_id == run_id,
             MigrationStep.status.in_([StepStatus.PENDING.value, StepStatus.FAILED.value]),
@@ -318,8 +320,9 @@ def leftovers(connection: Connection, run_id: int) -> Leftovers:
     ).scalar_one()
     return Leftovers(
         planned_any=planned_any > 0,
-        schemas=tuple(row.schema_name for row in unfinished),
-        subdomains=tuple(row.subdomain for row in unfinished if row.subdomain),
+        steps=tuple(
+            PlannedStep(row[0], row[1], tuple(row[2]), tuple(row[3])) for row in unfinished
+        ),
     )
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from toolkit.db import connect, disable_idle_timeout, make_engine
-from toolkit.errors import LockBusy, LockLost
+from toolkit.errors import LockBusy, LockLost, one_line
 
 log = logging.getLogger("tenantctl.migrations")
 
@@ -44,10 +44,8 @@ class HeldLock:
         """
         try:
             self.connection.execute(text("SELECT 1"))
-        except DBAPIError as exc:
-            raise _lost(str(exc.orig or exc).strip().splitlines()[0]) from None
-        except SQLAlchemyError as exc:  # the connection was already found dead
-            raise _lost(str(exc).strip().splitlines()[0]) from None
+        except SQLAlchemyError as exc:  # the session ended, or was already found dead
+            raise _lost(one_line(exc)) from None
 
 
 @contextlib.contextmanager

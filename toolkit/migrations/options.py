@@ -7,6 +7,7 @@ as ``tenantctl migrate up --NAME``; ``RunOptions`` is the one place that parses 
 from __future__ import annotations
 
 import enum
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -135,7 +136,7 @@ def _number(name: str, value: str, *, minimum: float, integer: bool = False) -> 
         number = int(value) if integer else float(value)
     except ValueError:
         number = minimum - 1
-    if number < minimum:
+    if not math.isfinite(number) or number < minimum:
         kind = "a whole number" if integer else "a number"
         raise InvalidOption(f"invalid -x {name}={value!r}: use {kind} >= {minimum:g}")
     return number

@@ -56,8 +56,6 @@ def end_revisions(from_revisions: Sequence[str], steps: Sequence[MigrationStep])
 
 
 def plan_tenants(
-    script: ScriptDirectory,
-    index: BranchIndex,
     step_function: StepFunction,
     records: Sequence[TenantRecord],
     versions: Mapping[str, tuple[str, ...]],
@@ -93,7 +91,7 @@ def _group_script(from_revisions: tuple[str, ...], steps: Sequence[MigrationStep
     return GroupScript(
         from_revisions=from_revisions,
         to_revisions=end_revisions(from_revisions, steps),
-        sql=";\n".join(statements) if statements else None,
+        sql="\n;\n".join(statements) if statements else None,
         steps=tuple(
             (step.revision.revision, step.is_upgrade)
             for step in steps

@@ -203,9 +203,7 @@ class Rollout:
         order = {schema: position for position, schema in enumerate(plan.order)}
         planned.sort(key=lambda step: order[step.schema])
         return [
-            TenantTask(
-                step.schema, step.subdomain, group_of[step.schema], step_ids.get(step.schema)
-            )
+            TenantTask(step.schema, group_of[step.schema], step_ids.get(step.schema))
             for step in planned
         ]
 

@@ -21,6 +21,7 @@ from toolkit.migrations.config import alembic_config
 from toolkit.migrations.events import Event, EventHandler, RunFinished, RunStarted, SchemaOutcome
 from toolkit.migrations.journal import journal_exists
 from toolkit.migrations.options import OnError, RunOptions, options_from_json
+from toolkit.migrations.status import read_versions
 
 
 @dataclass
@@ -140,14 +141,23 @@ def resume_run(
             )
         run = found[0]
         left = journal.leftovers(connection, run.id)
-    whole_run = CORE_SCHEMA in left.schemas or (
+        # Only tenants still where the run found them: a relative target such as
+        # tenant@-1 must never move a tenant that something else has moved since.
+        connection.commit()  # read_versions then reads in short transactions of its own
+        versions = read_versions(connection, [step.schema for step in left.steps])
+    whole_run = any(step.schema == CORE_SCHEMA for step in left.steps) or (
         not left.planned_any and run.outcome != RunOutcome.SUCCEEDED.value
     )
-    if not whole_run and not left.subdomains:
+    subdomains = tuple(
+        step.subdomain
+        for step in left.steps
+        if step.subdomain and versions.get(step.schema, ()) == tuple(sorted(step.from_revisions))
+    )
+    if not whole_run and not subdomains:
         return None
     options = replace(options_from_json(run.options), resume_run=run.id)
     if not whole_run:
-        selection = replace(options.selection, tenants=left.subdomains, canary=None)
+        selection = replace(options.selection, tenants=subdomains, canary=None)
         options = replace(options, selection=selection)
     if workers is not None:
         options = replace(options, workers=workers)

@@ -34,6 +34,10 @@ class _StopFlag:
 def main(parent_pid: int) -> int:
     """Serve chunks until the runner closes stdin."""
     _die_with_parent(parent_pid)
+    # The message pipe is a private copy of stdout; anything else printing (a revision run
+    # through Alembic, say) goes to stderr and cannot corrupt the framing.
+    channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     stop = _StopFlag()
     signal.signal(STOP_SIGNAL, stop.set)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {STOP_SIGNAL})  # blocked by the runner
@@ -51,9 +55,9 @@ def main(parent_pid: int) -> int:
                     break
                 outcome = migrator.migrate(task)
                 outcomes.append(outcome)
-                if fail_fast and not outcome.ok:
+                if fail_fast and not outcome.ok and outcome.retry_in is None:
                     stop.set()
-            write_message(sys.stdout.buffer, outcomes)
+            write_message(channel, outcomes)
     finally:
         migrator.close()
     return 0

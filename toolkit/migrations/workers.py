@@ -171,6 +171,8 @@ class _Worker:
                 [sys.executable, "-m", "toolkit.migrations.worker", str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                # Its own session: Ctrl-C reaches the runner, which stops the workers.
+                start_new_session=True,
             )
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
@@ -209,7 +211,10 @@ class _Worker:
     def write(self, message: Any) -> None:
         """Send one message (the plan, or a chunk)."""
         assert self.process.stdin is not None
-        write_message(self.process.stdin, message)
+        try:
+            write_message(self.process.stdin, message)
+        except OSError:
+            raise _died() from None
 
 
 def write_message(stream: IO[bytes], message: Any) -> None:
@@ -219,11 +224,18 @@ def write_message(stream: IO[bytes], message: Any) -> None:
     stream.flush()
 
 
+def _died() -> TenantctlError:
+    return TenantctlError(
+        "a migration worker process died; see its error output above. Tenants it finished "
+        "are journaled: `tenantctl migrate up --retry-failed` goes on"
+    )
+
+
 def read_message(stream: IO[bytes]) -> Any:
     """The next message written by ``write_message``; TenantctlError if the pipe closed."""
     header = stream.read(_HEADER.size)
     if len(header) < _HEADER.size:
-        raise TenantctlError("a migration worker process died; see its error output above")
+        raise _died()
     (size,) = _HEADER.unpack(header)
     # Only our own processes write to these pipes (the runner and the workers it started).
     return pickle.loads(stream.read(size))  # noqa: S301
