@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from toolkit.db import make_engine, transaction
 from toolkit.errors import PlanOutdated, one_line
 from toolkit.migrations.events import SchemaOutcome
-from toolkit.sql import quote_identifier
+from toolkit.sql import set_local_search_path
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -188,7 +188,7 @@ class TenantMigrator:
         return (
             f"SET LOCAL lock_timeout = {int(limits.lock_timeout * 1000)}; "
             f"SET LOCAL statement_timeout = {int(limits.statement_timeout * 1000)}; "
-            f"SET LOCAL search_path TO {quote_identifier(schema)}"
+            f"{set_local_search_path(schema)}"
         )
 
     def _run_alembic(self, connection: Connection, schema: str, group: GroupScript) -> None:

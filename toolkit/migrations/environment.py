@@ -42,7 +42,7 @@ from toolkit.migrations.options import (
 )
 from toolkit.migrations.plan import TenantPlan, end_revisions, plan_tenants, with_checksums
 from toolkit.migrations.rollout import Rollout
-from toolkit.migrations.status import read_versions
+from toolkit.migrations.status import VERSION_TABLE, read_versions
 from toolkit.migrations.targeting import schemas_of, select_tenants
 from toolkit.migrations.workers import WorkerPool
 from toolkit.naming import normalize_tenant_ref, schema_for
@@ -50,7 +50,6 @@ from toolkit.sql import create_schema, set_local_search_path
 
 log = logging.getLogger("tenantctl.migrations")
 
-VERSION_TABLE = "alembic_version"
 AUTOGENERATE_SCHEMA = "tenantctl_autogenerate"
 _COMMAND_NAMES = {"upgrade": "upgrade", "downgrade": "downgrade", "do_stamp": "stamp"}
 
@@ -196,7 +195,7 @@ class _Run:
                     rollout.journal_connection = None
                 rollout.record_core(outcome)
                 if not outcome.ok:
-                    rollout.abort(not_reached=sum(len(members) for members in plan.members))
+                    rollout.abort(not_reached=plan.planned)
                     return
             if plan.groups:
                 self._migrate_tenants(connection, plan, rollout, pool, owned=owned)
@@ -211,8 +210,7 @@ class _Run:
 
     def _workers(self, plan: TenantPlan, owned: bool) -> int:
         """Worker processes for the tenants: one (this process) on a caller's connection."""
-        planned = sum(len(members) for members in plan.members)
-        return max(1, min(self.options.workers, planned)) if owned else 1
+        return max(1, min(self.options.workers, plan.planned)) if owned else 1
 
     def _migrate_core(
         self, connection: Connection, core_from: tuple[str, ...], steps: Sequence[MigrationStep]

@@ -31,6 +31,11 @@ class TenantPlan:
     up_to_date: list[TenantRecord] = field(default_factory=list)
     order: list[str] = field(default_factory=list)
 
+    @property
+    def planned(self) -> int:
+        """How many tenants have work to do."""
+        return sum(len(members) for members in self.members)
+
     def summary(self) -> tuple[PlanGroup, ...]:
         """The plan as events show it."""
         return tuple(
