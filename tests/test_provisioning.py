@@ -89,7 +89,7 @@ def test_failed_migration_during_create_leaves_nothing_behind(engine):
 def test_create_needs_core_at_head(blank_url):
     engine = make_engine(blank_url)
     try:
-        with pytest.raises(SchemaNotReady, match="tenantctl db upgrade"):
+        with pytest.raises(SchemaNotReady, match="tenantctl migrate up"):
             create_tenant(engine, "acme")
     finally:
         engine.dispose()

@@ -308,7 +308,9 @@ def test_concurrent_runs_serialize_on_the_lock_and_never_apply_a_revision_twice(
     db_url, engine, make_tenants, scratch_ini, runs, start_tenantctl
 ):
     schemas = make_tenants("a", "b", "c", "d", "e")
-    _add_column_revision(scratch_ini, "r_slow", "slow", sleep=0.2)
+    # Each tenant takes 1 s: the first run holds the lock long after the impatient one has
+    # started, even on a slow machine where starting a process takes two seconds.
+    _add_column_revision(scratch_ini, "r_slow", "slow", sleep=1.0)
 
     first, second = (start_tenantctl("migrate", "up") for _ in range(2))
     holder = _wait_for(lambda: _lock_holder(engine), "a run to take the lock", first)

@@ -43,7 +43,7 @@ def require_registry(connection: Connection) -> None:
     if not registry_exists(connection):
         raise SchemaNotReady(
             "schema core is not set up (core.tenants is missing): run `alembic upgrade heads` "
-            "or `tenantctl db upgrade` first"
+            "or `tenantctl migrate up` first"
         )
 
 

@@ -6,12 +6,13 @@ check failed, 4 some tenants failed, 5 run aborted, 6 migration lock busy.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from toolkit.cli import migrate, tenant
 from toolkit.cli.context import CliState
+from toolkit.process_exit import exit_now
 from toolkit.settings import Settings
 
 app = typer.Typer(
@@ -43,6 +44,10 @@ def root(
     ctx.call_on_close(cli.close)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main() -> NoReturn:
+    """Console-script entry point; the process ends through ``exit_now`` (no module teardown)."""
+    try:
+        app()
+    except SystemExit as done:
+        exit_now(done.code)
+    exit_now(0)

@@ -16,10 +16,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import BigInteger, Connection, Text, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 
 from models import MigrationRun, MigrationStep, RunOutcome, StepStatus
+
+_TEXT_ARRAY = ARRAY(Text)
 
 
 @dataclass(frozen=True)
@@ -108,24 +110,32 @@ def start_run(
 
 
 def add_steps(connection: Connection, run_id: int, steps: Sequence[PlannedStep]) -> dict[str, int]:
-    """Record ``steps`` as pending in one statement; returns each schema's step id."""
-    if not steps:
-        return {}
-    rows = [
-        {
-            "run_id": run_id,
-            "schema_name": step.schema,
-            "subdomain": step.subdomain,
-            "from_revisions": list(step.from_revisions),
-            "to_revisions": list(step.to_revisions),
-        }
-        for step in steps
-    ]
+    """Record ``steps`` as pending; returns each schema's step id.
+
+    One ``INSERT ... SELECT unnest(...)`` per pair of from/to revisions: a few statements
+    for thousands of tenants, where a row per parameter set costs a tenth of a second more.
+    """
+    by_revisions: dict[tuple[tuple[str, ...], tuple[str, ...]], list[PlannedStep]] = {}
+    for step in steps:
+        by_revisions.setdefault((step.from_revisions, step.to_revisions), []).append(step)
+    step_ids: dict[str, int] = {}
     with _fresh_transaction(connection):
-        result = connection.execute(
-            insert(MigrationStep).returning(MigrationStep.id, MigrationStep.schema_name), rows
-        )
-        return {schema: int(step_id) for step_id, schema in result}
+        for (from_revisions, to_revisions), members in by_revisions.items():
+            rows = select(
+                literal(run_id, BigInteger),
+                func.unnest(literal([step.schema for step in members], _TEXT_ARRAY)),
+                func.unnest(literal([step.subdomain for step in members], _TEXT_ARRAY)),
+                literal(list(from_revisions), _TEXT_ARRAY),
+                literal(list(to_revisions), _TEXT_ARRAY),
+            )
+            columns = ["run_id", "schema_name", "subdomain", "from_revisions", "to_revisions"]
+            result = connection.execute(
+                insert(MigrationStep)
+                .from_select(columns, rows)
+                .returning(MigrationStep.id, MigrationStep.schema_name)
+            )
+            step_ids.update({schema: int(step_id) for step_id, schema in result})
+    return step_ids
 
 
 def record_step(

@@ -17,6 +17,7 @@ from toolkit.errors import TenantctlError
 from toolkit.migrations.apply import TenantMigrator, WorkerPlan
 from toolkit.migrations.events import SchemaOutcome
 from toolkit.migrations.workers import STOP_SIGNAL, read_message, write_message
+from toolkit.process_exit import exit_now
 
 _PR_SET_PDEATHSIG = 1
 
@@ -83,4 +84,4 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(int(sys.argv[1])))
+    exit_now(main(int(sys.argv[1])))
