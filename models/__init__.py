@@ -22,6 +22,7 @@ from models.journal import (
     StepStatus,
 )
 from models.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
+from models.template import TenantTemplate
 from models.tenant import (
     CanvasConfig,
     DesignImage,
@@ -62,6 +63,7 @@ __all__ = [
     "TenantBase",
     "TenantStatus",
     "TenantSubscription",
+    "TenantTemplate",
     "TenantUsage",
     "TenantUser",
     "TenantUserRole",

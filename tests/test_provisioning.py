@@ -58,7 +58,7 @@ def test_invalid_subdomain_is_refused_before_any_sql():
 def test_stray_schema_without_registry_row_is_refused(engine):
     with engine.begin() as connection:
         connection.execute(text("CREATE SCHEMA tenant_stray"))
-    with pytest.raises(TenantExists, match="no tenant 'stray' is registered"):
+    with pytest.raises(TenantExists, match="no tenant 'stray' owns it"):
         create_tenant(engine, "stray")
     assert _state(engine) == ([], ["tenant_stray"])
 

@@ -31,6 +31,18 @@ class TenantNotFound(TenantctlError):
     """No ``core.tenants`` row matches the given subdomain or schema."""
 
 
+class TenantStateError(TenantctlError):
+    """A lifecycle step does not apply to the tenant's status (e.g. resuming an active one)."""
+
+
+class ClientToolMissing(ConfigurationError):
+    """A PostgreSQL client program (pg_dump, pg_restore, psql) is not installed."""
+
+
+class ClientToolFailed(TenantctlError):
+    """A PostgreSQL client program exited with an error; the message carries its stderr."""
+
+
 class DatabaseUnreachable(TenantctlError):
     """The database cannot be reached; the message names the URL with its password masked."""
 
@@ -57,6 +69,21 @@ class PlanOutdated(TenantctlError):
 
 class RunNotFound(TenantctlError):
     """No journaled migration run has the given id."""
+
+
+class BackupError(TenantctlError):
+    """A tenant backup, restore or clone failed; nothing was registered and no file was left."""
+
+
+class BackupInvalid(BackupError):
+    """A backup file cannot be restored: unreadable, truncated, corrupt or of an unknown format.
+
+    Raised while the file is checked, before anything in the database changes.
+    """
+
+
+class BackupTooNew(BackupInvalid):
+    """A backup holds a tenant revision this code's Alembic tree does not know (a newer head)."""
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,38 @@
-"""Create and drop tenants: the registry row and the schema change together or not at all."""
+"""Create and drop tenants: the registry row and the schema change together or not at all.
+
+A new schema is replayed from the tenant template (``toolkit.template``) by the SQL function
+``core.create_tenant_schema()``, not migrated revision by revision.
+"""
 
 from __future__ import annotations
 
-from alembic import command
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+import functools
+import uuid
+
+import psycopg.errors
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import Tenant, TenantStatus
 from toolkit.db import connect
 from toolkit.errors import SchemaNotReady, TenantExists
-from toolkit.migrations.branches import TENANT
-from toolkit.migrations.config import alembic_config
-from toolkit.migrations.options import RunOptions
+from toolkit.migrations.config import project_scripts
 from toolkit.migrations.status import Heads, version_of
-from toolkit.migrations.targeting import Selection
 from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant, require_registry
-from toolkit.sql import create_schema, drop_schema
+from toolkit.sql import drop_schema
+from toolkit.template import ensure_template
+
+
+def project_heads() -> Heads:
+    """The heads of this project's scripts (read once per process)."""
+    return _heads_of(project_scripts())
+
+
+@functools.cache
+def _heads_of(script: ScriptDirectory) -> Heads:
+    return Heads.from_scripts(script)
 
 
 def create_tenant(
@@ -25,39 +41,34 @@ def create_tenant(
     *,
     company_name: str | None = None,
     plan: str = "free",
+    resume: bool = False,
     heads: Heads | None = None,
 ) -> TenantRecord:
-    """Register ``subdomain``, create its schema and migrate it to tenant head, atomically.
+    """Register ``subdomain`` and create its schema at tenant head, in one transaction.
 
-    The subdomain is validated before any SQL. Raises TenantExists if the tenant or its
-    schema already exists, and SchemaNotReady if core is not at head.
+    The schema comes from the tenant template through ``core.create_tenant_schema()``
+    (the same path a DBA takes from psql), so its cost does not grow with the migration
+    history. The subdomain is validated before any SQL. Raises TenantExists if the tenant
+    or its schema already exists, and SchemaNotReady if core is not at head.
+
+    With ``resume``, a tenant registered but left in ``provisioning`` (a row inserted by
+    hand, say) gets its schema; an unregistered one is created as usual.
     """
     validate_subdomain(subdomain)
     schema = schema_for(subdomain)
+    heads = heads or project_heads()
+    ensure_template(engine, project_scripts(), heads.tenant)
     with connect(engine) as connection, connection.begin():
-        _require_core_at_head(connection, heads or Heads.from_scripts())
-        _refuse_existing(connection, subdomain, schema)
+        _require_core_at_head(connection, heads)
+        tenant_id = _provisioning_row(connection, subdomain, resume=resume)
+        if tenant_id is None:
+            tenant_id = _register(connection, subdomain, schema, company_name, plan)
         try:
-            connection.execute(
-                insert(Tenant).values(
-                    subdomain=subdomain,
-                    company_name=company_name or subdomain,
-                    database_schema=schema,
-                    status=TenantStatus.PROVISIONING.value,
-                    plan=plan,
-                )
-            )
-        except IntegrityError:
-            raise _exists(subdomain) from None
-        connection.execute(text(create_schema(schema)))
-        # env.py sees the open transaction and migrates the tenant inside a savepoint of it.
-        options = RunOptions(selection=Selection(tenants=(subdomain,)))
-        command.upgrade(alembic_config(connection=connection, options=options), f"{TENANT}@head")
-        connection.execute(
-            update(Tenant)
-            .where(Tenant.subdomain == subdomain)
-            .values(status=TenantStatus.ACTIVE.value)
-        )
+            connection.execute(select(func.core.create_tenant_schema(tenant_id, schema)))
+        except DBAPIError as exc:
+            if isinstance(exc.orig, psycopg.errors.DuplicateSchema):
+                raise _stray_schema(subdomain, schema) from None
+            raise
         return find_tenant(connection, subdomain)
 
 
@@ -84,15 +95,54 @@ def _require_core_at_head(connection: Connection, heads: Heads) -> None:
         )
 
 
-def _refuse_existing(connection: Connection, subdomain: str, schema: str) -> None:
-    registered = connection.execute(select(Tenant.id).where(Tenant.subdomain == subdomain)).first()
-    if registered is not None:
-        raise _exists(subdomain)
-    if _schema_exists(connection, schema):
+def _provisioning_row(connection: Connection, subdomain: str, *, resume: bool) -> uuid.UUID | None:
+    """The id of ``subdomain``'s row when resuming a tenant left in ``provisioning``.
+
+    None if it is not registered; TenantExists if it is and there is nothing to resume.
+    """
+    row = connection.execute(
+        select(Tenant.id, Tenant.status).where(Tenant.subdomain == subdomain).with_for_update()
+    ).first()
+    if row is None:
+        return None
+    if resume and row.status == TenantStatus.PROVISIONING.value:
+        return uuid.UUID(str(row.id))
+    if row.status == TenantStatus.PROVISIONING.value:
         raise TenantExists(
-            f"schema {schema} already exists but no tenant {subdomain!r} is registered: "
-            f"drop the stray schema (DROP SCHEMA {schema} CASCADE) or pick another subdomain"
+            f"tenant {subdomain!r} is registered but still provisioning: finish it with "
+            f"`tenantctl tenant create {subdomain} --resume`, or drop it with "
+            f"`tenantctl tenant drop {subdomain} --yes`"
         )
+    raise _exists(subdomain)
+
+
+def _register(
+    connection: Connection, subdomain: str, schema: str, company_name: str | None, plan: str
+) -> uuid.UUID:
+    """Insert the registry row in ``provisioning``; a concurrent create of the same
+    subdomain waits on the unique index, then fails here with TenantExists."""
+    try:
+        tenant_id = connection.execute(
+            insert(Tenant)
+            .values(
+                subdomain=subdomain,
+                company_name=company_name or subdomain,
+                database_schema=schema,
+                status=TenantStatus.PROVISIONING.value,
+                plan=plan,
+            )
+            .returning(Tenant.id)
+        ).scalar_one()
+    except IntegrityError:
+        raise _exists(subdomain) from None
+    return uuid.UUID(str(tenant_id))
+
+
+def _stray_schema(subdomain: str, schema: str) -> TenantExists:
+    return TenantExists(
+        f"schema {schema} already exists but no tenant {subdomain!r} owns it: drop the stray "
+        f"schema (DROP SCHEMA {schema} CASCADE) or pick another subdomain"
+    )
 
 
 def _schema_exists(connection: Connection, schema: str) -> bool:

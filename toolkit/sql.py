@@ -22,9 +22,10 @@ def create_schema(name: str, *, if_not_exists: bool = False) -> str:
     return f"CREATE SCHEMA {guard}{quote_identifier(name)}"
 
 
-def drop_schema(name: str) -> str:
+def drop_schema(name: str, *, if_exists: bool = False) -> str:
     """``DROP SCHEMA ... CASCADE`` for ``name``."""
-    return f"DROP SCHEMA {quote_identifier(name)} CASCADE"
+    guard = "IF EXISTS " if if_exists else ""
+    return f"DROP SCHEMA {guard}{quote_identifier(name)} CASCADE"
 
 
 def set_local_search_path(name: str) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from toolkit.errors import ConfigurationError
@@ -57,3 +59,13 @@ def alembic_config(
     if on_event is not None:
         config.attributes[ON_EVENT_ATTR] = on_event
     return config
+
+
+def project_scripts() -> ScriptDirectory:
+    """The script directory of ``alembic_ini_path()``, loaded once per process and file."""
+    return _scripts_of(alembic_ini_path())
+
+
+@functools.cache
+def _scripts_of(ini_path: Path) -> ScriptDirectory:
+    return ScriptDirectory.from_config(Config(str(ini_path)))

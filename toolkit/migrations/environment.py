@@ -47,6 +47,7 @@ from toolkit.migrations.targeting import schemas_of, select_tenants
 from toolkit.migrations.workers import WorkerPool
 from toolkit.naming import normalize_tenant_ref, schema_for
 from toolkit.sql import create_schema, set_local_search_path
+from toolkit.template import ensure_template
 
 log = logging.getLogger("tenantctl.migrations")
 
@@ -105,6 +106,10 @@ class _Run:
                     disable_idle_timeout(own_connection)
                     disable_idle_timeout(journal_connection)
                     self._dispatch(own_connection, journal_connection, held)
+                if TENANT in self.branches and not self.options.dry_run:
+                    # New tenants are created from the template: keep it at tenant head.
+                    heads = self.index.heads_of(self.script, TENANT)
+                    ensure_template(engine, self.script, heads)
         finally:
             engine.dispose()
 
