@@ -46,15 +46,19 @@ def add_tenant_revision(
     downgrade: str = "pass",
     *,
     render_as_sql: bool = True,
+    data_only: bool = False,
 ) -> Path:
     """Write revision ``revision`` on top of the tenant head of ``ini``'s tree.
 
     ``upgrade`` and ``downgrade`` are Python bodies using ``op`` and ``sa``. With
-    ``render_as_sql=False`` the revision opts out of rendering and runs through Alembic.
+    ``render_as_sql=False`` the revision opts out of rendering and runs through Alembic;
+    with ``data_only=True`` it says it moves data only (new tenants skip it).
     """
     script = ScriptDirectory.from_config(Config(str(ini)))
     (head,) = BranchIndex.build(script).heads_of(script, TENANT)
     flag = "" if render_as_sql else "render_as_sql = False\n"
+    if data_only:
+        flag += "data_only = True\n"
     source = (
         f'"""scratch revision {revision}"""\n\n'
         "import sqlalchemy as sa\n"

@@ -1,5 +1,9 @@
 """Creating and dropping tenants: the registry row and the schema change together or not at all."""
 
+import os
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,6 +19,8 @@ from toolkit import (
     make_engine,
     migration_status,
 )
+
+TENANTCTL = [sys.executable, "-m", "toolkit.cli"]
 
 
 def _state(engine):
@@ -96,7 +102,7 @@ def test_create_needs_core_at_head(blank_url):
 
 
 def test_parallel_creates_of_one_subdomain_yield_exactly_one_tenant(db_url):
-    engine = make_engine(db_url, pool_size=8)
+    engine = make_engine(db_url, pool_size=16)
 
     def attempt(_):
         try:
@@ -106,9 +112,9 @@ def test_parallel_creates_of_one_subdomain_yield_exactly_one_tenant(db_url):
         return "created"
 
     try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            results = sorted(pool.map(attempt, range(8)))
-        assert results == ["created"] + ["exists"] * 7
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            results = sorted(pool.map(attempt, range(16)))
+        assert results == ["created"] + ["exists"] * 15
         assert _state(engine) == (["race"], ["tenant_race"])
     finally:
         engine.dispose()
@@ -124,3 +130,74 @@ def test_drop_removes_schema_and_core_rows(engine, make_tenants):
 def test_drop_unknown_tenant_is_refused(engine):
     with pytest.raises(TenantNotFound, match="'ghost'"):
         drop_tenant(engine, "ghost")
+
+
+# An event trigger that parks a create once it has registered the tenant and is creating
+# its tables, until the test releases an advisory lock: the kill lands midway.
+_PARK_CREATES = """
+CREATE FUNCTION core.park_create() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+               WHERE object_type = 'table' AND schema_name = 'tenant_killme') THEN
+        PERFORM pg_advisory_xact_lock(4242);
+    END IF;
+END $$;
+CREATE EVENT TRIGGER park_create ON ddl_command_end EXECUTE FUNCTION core.park_create();
+"""
+
+
+def _backend_waiting_on_the_park(engine):
+    with engine.connect() as connection:
+        return connection.execute(
+            text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 "
+                "AND NOT granted"
+            )
+        ).scalar()
+
+
+def test_a_create_killed_midway_leaves_nothing_behind(db_url, engine):
+    with engine.begin() as connection:
+        connection.execute(text(_PARK_CREATES))
+    with engine.connect() as parking:
+        # The create is parked with its tenant row written and its schema half built.
+        parking.execute(text("SELECT pg_advisory_lock(4242)"))
+        process = subprocess.Popen(
+            [*TENANTCTL, "tenant", "create", "killme"],
+            env={**os.environ, "DATABASE_URL": db_url.render_as_string(hide_password=False)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while (backend := _backend_waiting_on_the_park(engine)) is None:
+            assert process.poll() is None, "the create ended before it was parked"
+            assert time.monotonic() < deadline, "the create never parked"
+            time.sleep(0.05)
+        process.kill()
+        process.wait()
+        parking.execute(text("SELECT pg_advisory_unlock(4242)"))
+        parking.commit()
+    with engine.begin() as connection:
+        connection.execute(text("DROP EVENT TRIGGER park_create"))
+        # The orphaned backend finds its client gone when it next talks to it; end it now.
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    assert _state(engine) == ([], [])
+    create_tenant(engine, "killme")
+    assert _state(engine) == (["killme"], ["tenant_killme"])
+
+
+def test_resume_finishes_a_tenant_left_in_provisioning(engine):
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO core.tenants (subdomain, company_name, database_schema) "
+                "VALUES ('halfway', 'Halfway', 'tenant_halfway')"
+            )
+        )
+    with pytest.raises(TenantExists, match="--resume"):
+        create_tenant(engine, "halfway")
+    record = create_tenant(engine, "halfway", resume=True)
+    assert (record.status, record.company_name) == ("active", "Halfway")
+    assert _state(engine) == (["halfway"], ["tenant_halfway"])
+    with pytest.raises(TenantExists, match="already exists"):
+        create_tenant(engine, "halfway", resume=True)

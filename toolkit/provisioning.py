@@ -1,7 +1,8 @@
 """Create and drop tenants: the registry row and the schema change together or not at all.
 
-A new schema is replayed from the tenant template (``toolkit.template``) by the SQL function
-``core.create_tenant_schema()``, not migrated revision by revision.
+A new schema is built from the tenant template (``toolkit.template``) by the SQL function
+``core.create_tenant_schema()``, not migrated revision by revision; only when the template
+cannot be rendered does it go through Alembic.
 """
 
 from __future__ import annotations
@@ -10,18 +11,22 @@ import functools
 import uuid
 
 import psycopg.errors
+from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import Tenant, TenantStatus
 from toolkit.db import connect
 from toolkit.errors import SchemaNotReady, TenantExists
-from toolkit.migrations.config import project_scripts
+from toolkit.migrations.branches import TENANT
+from toolkit.migrations.config import alembic_config, project_scripts
+from toolkit.migrations.options import RunOptions
 from toolkit.migrations.status import Heads, version_of
+from toolkit.migrations.targeting import Selection
 from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant, require_registry
-from toolkit.sql import drop_schema
+from toolkit.sql import create_schema, drop_schema
 from toolkit.template import ensure_template
 
 
@@ -57,19 +62,33 @@ def create_tenant(
     validate_subdomain(subdomain)
     schema = schema_for(subdomain)
     heads = heads or project_heads()
-    ensure_template(engine, project_scripts(), heads.tenant)
+    from_template = ensure_template(engine, project_scripts(), heads.tenant)
     with connect(engine) as connection, connection.begin():
         _require_core_at_head(connection, heads)
         tenant_id = _provisioning_row(connection, subdomain, resume=resume)
         if tenant_id is None:
             tenant_id = _register(connection, subdomain, schema, company_name, plan)
         try:
-            connection.execute(select(func.core.create_tenant_schema(tenant_id, schema)))
+            if from_template:
+                connection.execute(select(func.core.create_tenant_schema(tenant_id, schema)))
+            else:
+                _migrate_through_alembic(connection, subdomain, schema)
         except DBAPIError as exc:
             if isinstance(exc.orig, psycopg.errors.DuplicateSchema):
                 raise _stray_schema(subdomain, schema) from None
             raise
         return find_tenant(connection, subdomain)
+
+
+def _migrate_through_alembic(connection: Connection, subdomain: str, schema: str) -> None:
+    """The slow path, when the scripts cannot be rendered: every revision through Alembic."""
+    connection.execute(text(create_schema(schema)))
+    # env.py sees the open transaction and migrates the tenant inside a savepoint of it.
+    options = RunOptions(selection=Selection(tenants=(subdomain,)))
+    command.upgrade(alembic_config(connection=connection, options=options), f"{TENANT}@head")
+    connection.execute(
+        update(Tenant).where(Tenant.subdomain == subdomain).values(status=TenantStatus.ACTIVE.value)
+    )
 
 
 def drop_tenant(engine: Engine, subdomain: str) -> TenantRecord:

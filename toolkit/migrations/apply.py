@@ -33,7 +33,7 @@ log = logging.getLogger("tenantctl.migrations")
 # "-- comment" cannot swallow it.
 _SEPARATOR = "\n;\n"
 # Unqualified: resolved through the tenant's SET LOCAL search_path. The table is Alembic's.
-_CREATE_VERSION_TABLE = (
+CREATE_VERSION_TABLE = (
     "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
     "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
 )
@@ -164,7 +164,7 @@ class TenantMigrator:
             assert isinstance(driver, psycopg.Connection)
             statements = [self._prelude(task.schema)]
             if not group.from_revisions:  # a schema at base may have no version table yet
-                statements.append(_CREATE_VERSION_TABLE)
+                statements.append(CREATE_VERSION_TABLE)
             statements.append(_LOCK_VERSIONS)
             if group.sql is None:
                 start = _result_sets(driver.execute(_SEPARATOR.join(statements)))[0]

@@ -4,8 +4,8 @@ Revision ID: 0003core
 Revises: 0002core
 Create Date: 2026-11-30 16:40:00
 
-``core.tenant_template`` holds the DDL of a tenant schema at tenant head, rebuilt by every
-rollout that finds it behind the scripts. ``core.create_tenant_schema(tenant_id, schema)``
+``core.tenant_template`` holds the SQL that builds a tenant schema at tenant head, stored
+again by every rollout that finds it behind the scripts. ``core.create_tenant_schema(tenant_id, schema)``
 replays it for a registered tenant, stamps the schema at head and marks the tenant active:
 the path a DBA takes from psql, and the one ``tenantctl tenant create`` takes too.
 """
@@ -21,9 +21,8 @@ down_revision: str | Sequence[str] | None = "0002core"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The function runs with search_path = pg_catalog: every name it uses is qualified, and the
-# template's DDL (from pg_dump) is fully qualified too. Its SET clause restores the caller's
-# settings when it returns.
+# The function runs with search_path = pg_catalog and qualifies every name it uses itself;
+# its SET clauses restore the caller's settings when it returns.
 CREATE_TENANT_SCHEMA = r"""
 CREATE FUNCTION core.create_tenant_schema(p_tenant_id uuid, p_schema text)
 RETURNS text
@@ -71,10 +70,14 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no tenant template in core.tenant_template'
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'run tenantctl migrate up (it builds the template)';
+                  HINT = 'run tenantctl migrate up, which stores it; if a tenant revision '
+                         'cannot be rendered as SQL, create tenants with tenantctl tenant create';
     END IF;
     EXECUTE format('CREATE SCHEMA %I', p_schema);
-    EXECUTE replace(v_ddl, '@tenant_schema@', quote_ident(p_schema));
+    -- The template names no schema; like a rollout, it runs on the tenant's search path.
+    -- The function's SET clause puts the caller's search path back when it returns.
+    PERFORM set_config('search_path', quote_ident(p_schema) || ', pg_temp', true);
+    EXECUTE v_ddl;
     EXECUTE format('INSERT INTO %I.alembic_version (version_num) SELECT unnest($1)', p_schema)
         USING v_revisions;
     UPDATE core.tenants SET status = 'active', updated_at = now()
