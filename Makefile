@@ -7,12 +7,11 @@ ALEMBIC   := $(VENV)/bin/alembic
 TENANTCTL := $(VENV)/bin/tenantctl
 # Evaluated by the shell in each recipe line that uses it: prints a reachable URL.
 DB_URL     = $$($(PY) scripts/devdb.py)
-DEMO_TENANTS := acme globex initech
 BENCH_TENANTS ?= 1000
 
 export SUB MSG
 
-.PHONY: install db migrate new-tenant revision-core revision-tenant demo bench test lint format clean
+.PHONY: install db migrate new-tenant seed revision-core revision-tenant demo bench test lint format clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +31,11 @@ new-tenant: install
 	@test -n "$$SUB" || { echo "usage: make new-tenant SUB=acme" >&2; exit 2; }
 	url="$(DB_URL)" && DATABASE_URL="$$url" $(TENANTCTL) tenant create "$$SUB"
 
+# Three sample tenants (acme, globex, initech) with data in every table; existing ones are skipped.
+seed: install
+	url="$(DB_URL)" && DATABASE_URL="$$url" $(TENANTCTL) migrate up && \
+	DATABASE_URL="$$url" $(TENANTCTL) seed
+
 revision-core: install
 	@test -n "$$MSG" || { echo "usage: make revision-core MSG='add column x'" >&2; exit 2; }
 	url="$(DB_URL)" && DATABASE_URL="$$url" $(ALEMBIC) revision --autogenerate --head core@head -m "$$MSG"
@@ -44,13 +48,7 @@ demo: install
 	@url="$(DB_URL)" && export DATABASE_URL="$$url" && \
 	echo "demo database: $$($(PY) -c 'import sys, toolkit; print(toolkit.mask_url(sys.argv[1]))' "$$url")" && \
 	$(TENANTCTL) migrate up && \
-	for sub in $(DEMO_TENANTS); do \
-	  if $(TENANTCTL) tenant list --json | grep -q "\"subdomain\": \"$$sub\""; then \
-	    echo "tenant $$sub exists"; \
-	  else \
-	    $(TENANTCTL) tenant create "$$sub" --company "$$sub Inc" --plan pro || exit 1; \
-	  fi; \
-	done && \
+	$(TENANTCTL) seed && \
 	$(TENANTCTL) tenant list && $(TENANTCTL) migrate status
 
 # Rollout benchmark (bench/rollout.py): make bench BENCH_TENANTS="1000 10000"

@@ -138,3 +138,19 @@ def scratch_ini(tmp_path: Path) -> Iterator[Path]:
     before = _versions_tree()
     yield make_scratch_ini(tmp_path)
     assert _versions_tree() == before, "a revision was generated into the project's tree"
+
+
+@pytest.fixture(autouse=True)
+def backup_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where backups taken without an explicit path go: a tmp dir, never the checkout."""
+    directory = tmp_path / "backups"
+    monkeypatch.setenv("TENANTCTL_BACKUP_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Any:
+    """The sample tenants of ``toolkit.seed`` loaded into ``engine``: the SeedReport."""
+    from toolkit.seed import seed_sample_data
+
+    return seed_sample_data(engine)

@@ -122,7 +122,7 @@ def test_parallel_creates_of_one_subdomain_yield_exactly_one_tenant(db_url):
 
 def test_drop_removes_schema_and_core_rows(engine, make_tenants):
     make_tenants("acme", "globex")
-    record = drop_tenant(engine, "acme")
+    record = drop_tenant(engine, "acme", backup=False).tenant
     assert record.database_schema == "tenant_acme"
     assert _state(engine) == (["globex"], ["tenant_globex"])
 

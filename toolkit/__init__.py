@@ -11,8 +11,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from toolkit.backup import (
+        BackupManifest,
+        backup_tenant,
+        clone_tenant,
+        default_backup_path,
+        restore_tenant,
+    )
     from toolkit.db import check_reachable, make_engine, mask_url
     from toolkit.errors import (
+        BackupError,
+        BackupInvalid,
         ConfigurationError,
         DatabaseUnreachable,
         InvalidOption,
@@ -27,6 +36,15 @@ if TYPE_CHECKING:
         TenantctlError,
         TenantExists,
         TenantNotFound,
+        TenantStateError,
+    )
+    from toolkit.lifecycle import (
+        LifecycleResult,
+        archive_tenant,
+        drop_tenant,
+        rename_tenant,
+        resume_tenant,
+        suspend_tenant,
     )
     from toolkit.migrations.apply import Limits
     from toolkit.migrations.events import RunFinished, RunStarted, SchemaOutcome
@@ -35,7 +53,7 @@ if TYPE_CHECKING:
     from toolkit.migrations.status import MigrationStatus, migration_status
     from toolkit.migrations.targeting import Selection
     from toolkit.naming import normalize_tenant_ref, schema_for, validate_subdomain
-    from toolkit.provisioning import create_tenant, drop_tenant
+    from toolkit.provisioning import create_tenant
     from toolkit.registry import TenantRecord, find_tenant, list_tenants
     from toolkit.session import tenant_engine, tenant_session
     from toolkit.settings import Settings
@@ -57,6 +75,9 @@ _EXPORTS = {
         "TenantctlError",
         "TenantExists",
         "TenantNotFound",
+        "TenantStateError",
+        "BackupError",
+        "BackupInvalid",
     ),
     "toolkit.migrations.apply": ("Limits",),
     "toolkit.migrations.events": ("RunFinished", "RunStarted", "SchemaOutcome"),
@@ -65,7 +86,22 @@ _EXPORTS = {
     "toolkit.migrations.status": ("MigrationStatus", "migration_status"),
     "toolkit.migrations.targeting": ("Selection",),
     "toolkit.naming": ("normalize_tenant_ref", "schema_for", "validate_subdomain"),
-    "toolkit.provisioning": ("create_tenant", "drop_tenant"),
+    "toolkit.backup": (
+        "BackupManifest",
+        "backup_tenant",
+        "clone_tenant",
+        "default_backup_path",
+        "restore_tenant",
+    ),
+    "toolkit.lifecycle": (
+        "LifecycleResult",
+        "archive_tenant",
+        "drop_tenant",
+        "rename_tenant",
+        "resume_tenant",
+        "suspend_tenant",
+    ),
+    "toolkit.provisioning": ("create_tenant",),
     "toolkit.registry": ("TenantRecord", "find_tenant", "list_tenants"),
     "toolkit.session": ("tenant_engine", "tenant_session"),
     "toolkit.settings": ("Settings",),
@@ -73,10 +109,14 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    "BackupError",
+    "BackupInvalid",
+    "BackupManifest",
     "ConfigurationError",
     "DatabaseUnreachable",
     "InvalidOption",
     "InvalidSubdomain",
+    "LifecycleResult",
     "Limits",
     "LockBusy",
     "LockLost",
@@ -97,9 +137,14 @@ __all__ = [
     "TenantExists",
     "TenantNotFound",
     "TenantRecord",
+    "TenantStateError",
     "TenantctlError",
+    "archive_tenant",
+    "backup_tenant",
     "check_reachable",
+    "clone_tenant",
     "create_tenant",
+    "default_backup_path",
     "downgrade_all",
     "drop_tenant",
     "find_tenant",
@@ -108,8 +153,12 @@ __all__ = [
     "mask_url",
     "migration_status",
     "normalize_tenant_ref",
+    "rename_tenant",
+    "restore_tenant",
     "resume_run",
+    "resume_tenant",
     "schema_for",
+    "suspend_tenant",
     "tenant_engine",
     "tenant_session",
     "upgrade_all",

@@ -43,6 +43,10 @@ class ClientToolFailed(TenantctlError):
     """A PostgreSQL client program exited with an error; the message carries its stderr."""
 
 
+class SeedFailed(TenantctlError):
+    """Loading a sample tenant's rows failed; the tenant was dropped again."""
+
+
 class DatabaseUnreachable(TenantctlError):
     """The database cannot be reached; the message names the URL with its password masked."""
 

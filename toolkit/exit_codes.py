@@ -8,7 +8,13 @@ were migrated; 5 the run was aborted (fail-fast or a failed canary) with tenants
 
 from __future__ import annotations
 
-from toolkit.errors import InvalidOption, InvalidSubdomain, LockBusy, MigrationFailed
+from toolkit.errors import (
+    BackupInvalid,
+    InvalidOption,
+    InvalidSubdomain,
+    LockBusy,
+    MigrationFailed,
+)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -21,7 +27,7 @@ EXIT_LOCKED = 6
 
 def exit_code_for(error: Exception) -> int:
     """The exit code a command ends with after ``error``."""
-    if isinstance(error, InvalidSubdomain | InvalidOption):
+    if isinstance(error, InvalidSubdomain | InvalidOption | BackupInvalid):
         return EXIT_USAGE
     if isinstance(error, LockBusy):
         return EXIT_LOCKED

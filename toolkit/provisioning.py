@@ -1,4 +1,4 @@
-"""Create and drop tenants: the registry row and the schema change together or not at all.
+"""Create tenants: the registry row and the schema change together or not at all.
 
 A new schema is built from the tenant template (``toolkit.template``) by the SQL function
 ``core.create_tenant_schema()``, not migrated revision by revision; only when the template
@@ -13,7 +13,7 @@ import uuid
 import psycopg.errors
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import Tenant, TenantStatus
@@ -26,7 +26,7 @@ from toolkit.migrations.status import Heads, version_of
 from toolkit.migrations.targeting import Selection
 from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant, require_registry
-from toolkit.sql import create_schema, drop_schema
+from toolkit.sql import create_schema
 from toolkit.template import ensure_template
 
 
@@ -89,19 +89,6 @@ def _migrate_through_alembic(connection: Connection, subdomain: str, schema: str
     connection.execute(
         update(Tenant).where(Tenant.subdomain == subdomain).values(status=TenantStatus.ACTIVE.value)
     )
-
-
-def drop_tenant(engine: Engine, subdomain: str) -> TenantRecord:
-    """Drop ``subdomain``'s schema and its registry row (core rows cascade), atomically."""
-    with connect(engine) as connection, connection.begin():
-        record = find_tenant(connection, subdomain)
-        connection.execute(
-            select(Tenant.id).where(Tenant.subdomain == record.subdomain).with_for_update()
-        )
-        if _schema_exists(connection, record.database_schema):
-            connection.execute(text(drop_schema(record.database_schema)))
-        connection.execute(delete(Tenant).where(Tenant.subdomain == record.subdomain))
-        return record
 
 
 def _require_core_at_head(connection: Connection, heads: Heads) -> None:

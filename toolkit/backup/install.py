@@ -1,0 +1,264 @@
+"""Install a dumped tenant schema under a new name and register it, all or nothing.
+
+The dump is replayed into a temporary schema ``tenantctl_restore_<hex>`` (never a tenant
+name, so no migration run selects it), its rows are checked against the expected digests,
+and then one transaction renames it to ``tenant_<subdomain>``, inserts the core rows with
+new keys, migrates the schema to tenant head and marks the tenant active. A process killed
+before that commit leaves only a temporary schema, which the next restore drops.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from models import CORE_SCHEMA, Tenant, TenantStatus
+from toolkit.backup.bundle import TableDigest
+from toolkit.backup.capture import CORE_CHILD_TABLES, stable_text, table_digests
+from toolkit.backup.script import restore_renamed
+from toolkit.db import connect
+from toolkit.errors import BackupError, BackupInvalid, SchemaNotReady, TenantExists, one_line
+from toolkit.migrations.branches import TENANT
+from toolkit.migrations.config import alembic_config
+from toolkit.migrations.options import RunOptions
+from toolkit.migrations.status import VERSION_TABLE, Heads, version_of
+from toolkit.migrations.targeting import Selection
+from toolkit.naming import schema_for, validate_subdomain
+from toolkit.registry import TenantRecord, find_tenant, require_registry
+from toolkit.sql import drop_schema, quote_identifier
+
+log = logging.getLogger("tenantctl.backup")
+
+TEMP_SCHEMA_PREFIX = "tenantctl_restore_"
+# Transaction advisory lock serialising restores and clones ("tntr"), so that one never
+# drops the temporary schema of another that is still running.
+_INSTALL_LOCK_KEY = 0x746E7472
+_KEPT_STATUSES = (TenantStatus.ACTIVE.value, TenantStatus.SUSPENDED.value)
+
+
+class CorePolicy(enum.Enum):
+    """Which of the source's core rows the new tenant gets."""
+
+    ALL = "all"  # restore under the original subdomain: everything, API keys included
+    DETACHED = "detached"  # restore --as: no API keys, no external billing ids
+    TENANT_ROW = "tenant_row"  # clone: company name, plan, settings and limits only
+
+
+@dataclass(frozen=True)
+class Source:
+    """A dumped tenant schema and what belongs with it, wherever it came from."""
+
+    label: str  # names the source in messages: "backup <path>" or "tenant 'acme'"
+    dump: Path
+    schema: str  # the schema's name inside the dump
+    revisions: tuple[str, ...]
+    tables: Mapping[str, TableDigest]
+    tenant_row: Mapping[str, Any]
+    children: Mapping[str, list[dict[str, Any]]]
+    schema_only: bool = False
+
+
+def install(engine: Engine, source: Source, subdomain: str, policy: CorePolicy) -> TenantRecord:
+    """Create tenant ``subdomain`` from ``source``; nothing is registered if any step fails.
+
+    Raises TenantExists if the subdomain or its schema is taken, SchemaNotReady if core is
+    not at head, BackupInvalid if the restored rows do not match ``source.tables``.
+    """
+    schema = schema_for(validate_subdomain(subdomain))
+    temp = TEMP_SCHEMA_PREFIX + secrets.token_hex(8)
+    with connect(engine) as connection:
+        try:
+            with connection.begin():
+                _prepare(connection, subdomain, schema)
+                restore_renamed(engine.url, source.dump, source.schema, temp)
+                _verify(engine, temp, source)
+                return _adopt(connection, temp, subdomain, source, policy)
+        except BaseException:
+            _drop_quietly(engine, temp)
+            raise
+
+
+def _prepare(connection: Connection, subdomain: str, schema: str) -> None:
+    """Take the install lock, check that the target is free, drop interrupted restores."""
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INSTALL_LOCK_KEY})
+    _require_core_at_head(connection)
+    _refuse_existing(connection, subdomain, schema)
+    _drop_leftovers(connection)
+
+
+def _adopt(
+    connection: Connection, temp: str, subdomain: str, source: Source, policy: CorePolicy
+) -> TenantRecord:
+    """Rename ``temp`` to the tenant's schema, register it, bring it to tenant head."""
+    schema = schema_for(subdomain)
+    rename = f"ALTER SCHEMA {quote_identifier(temp)} RENAME TO {quote_identifier(schema)}"
+    connection.execute(text(rename))
+    if source.schema_only:
+        _stamp(connection, schema, source.revisions)
+    status = _register(connection, subdomain, schema, source, policy)
+    # env.py sees the open transaction and migrates the tenant inside a savepoint of it.
+    options = RunOptions(selection=Selection(tenants=(subdomain,)))
+    command.upgrade(alembic_config(connection=connection, options=options), f"{TENANT}@head")
+    connection.execute(update(Tenant).where(Tenant.subdomain == subdomain).values(status=status))
+    return find_tenant(connection, subdomain)
+
+
+def _require_core_at_head(connection: Connection) -> None:
+    require_registry(connection)
+    heads = Heads.from_scripts()
+    current = version_of(connection, CORE_SCHEMA)
+    if set(current) != set(heads.core):
+        raise SchemaNotReady(
+            f"schema core is at {', '.join(current) or 'base'}, not at head "
+            f"{', '.join(heads.core)}: run `tenantctl migrate up` first"
+        )
+
+
+def _refuse_existing(connection: Connection, subdomain: str, schema: str) -> None:
+    if connection.execute(select(Tenant.id).where(Tenant.subdomain == subdomain)).first():
+        raise TenantExists(
+            f"tenant {subdomain!r} already exists: restore under another subdomain with "
+            f"`--as NEWSUB`, or drop it first (`tenantctl tenant drop {subdomain} --yes`)"
+        )
+    if _schema_exists(connection, schema):
+        raise TenantExists(
+            f"schema {schema} already exists but no tenant {subdomain!r} is registered: drop "
+            f"the stray schema (DROP SCHEMA {schema} CASCADE) or restore with `--as NEWSUB`"
+        )
+
+
+def _schema_exists(connection: Connection, schema: str) -> bool:
+    found = connection.execute(
+        text("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema)"),
+        {"schema": schema},
+    ).scalar()
+    return bool(found)
+
+
+def _drop_leftovers(connection: Connection) -> None:
+    """Drop temporary schemas left by restores that were killed before they committed."""
+    leftovers = connection.execute(
+        text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :prefix)"),
+        {"prefix": TEMP_SCHEMA_PREFIX},
+    ).scalars()
+    for name in list(leftovers):
+        log.info("dropping %s, left by an interrupted restore", name)
+        connection.execute(text(drop_schema(name)))
+
+
+def _verify(engine: Engine, temp: str, source: Source) -> None:
+    """Compare the restored rows with the digests recorded when the dump was taken."""
+    with connect(engine) as connection, connection.begin():
+        stable_text(connection)
+        restored = table_digests(connection, temp)
+    if restored == dict(source.tables):
+        return
+    differing = sorted(
+        name
+        for name in set(restored) | set(source.tables)
+        if restored.get(name) != source.tables.get(name)
+    )
+    raise BackupInvalid(
+        f"{source.label}: restored rows do not match the recorded digests "
+        f"(tables {', '.join(differing)}); nothing was registered; use another copy"
+    )
+
+
+def _stamp(connection: Connection, schema: str, revisions: tuple[str, ...]) -> None:
+    """Write ``revisions`` into a schema-only copy's (empty) version table."""
+    table = f"{quote_identifier(schema)}.{VERSION_TABLE}"
+    for revision in revisions:
+        connection.execute(
+            text(f"INSERT INTO {table} (version_num) VALUES (:revision)"),  # noqa: S608
+            {"revision": revision},
+        )
+
+
+def _register(
+    connection: Connection, subdomain: str, schema: str, source: Source, policy: CorePolicy
+) -> str:
+    """Insert the core rows under new keys; returns the status the tenant ends in."""
+    row = {key: value for key, value in source.tenant_row.items() if key != "id"}
+    original_status = str(row.get("status"))
+    row.update(subdomain=subdomain, database_schema=schema, status=TenantStatus.PROVISIONING.value)
+    if policy is CorePolicy.TENANT_ROW:
+        row = {
+            key: row[key]
+            for key in (
+                "subdomain",
+                "database_schema",
+                "status",
+                "company_name",
+                "plan",
+                "settings",
+                "limits",
+            )
+            if key in row
+        }
+    try:
+        tenant_id = _insert(connection, "tenants", row)
+        if policy is not CorePolicy.TENANT_ROW:
+            for table in CORE_CHILD_TABLES:
+                if table == "tenant_api_keys" and policy is CorePolicy.DETACHED:
+                    continue
+                for child in source.children.get(table, []):
+                    values = {key: value for key, value in child.items() if key != "id"}
+                    values["tenant_id"] = tenant_id
+                    if policy is CorePolicy.DETACHED and "external_billing_id" in values:
+                        values["external_billing_id"] = None
+                    _insert(connection, table, values)
+    except IntegrityError as exc:
+        raise BackupError(
+            f"cannot register tenant {subdomain!r} from {source.label}: {one_line(exc)}; "
+            "a unique value of the source (API key prefix, billing id) is in use: restore "
+            "with `--as NEWSUB`, which leaves those out"
+        ) from None
+    if policy is CorePolicy.TENANT_ROW or original_status not in _KEPT_STATUSES:
+        return TenantStatus.ACTIVE.value
+    return original_status
+
+
+def _insert(connection: Connection, table: str, row: Mapping[str, Any]) -> str:
+    """Insert ``row`` (a JSON object) into ``core.<table>``; returns the new row's id.
+
+    Only keys that are columns of the table today are written; the others are ignored,
+    and missing columns take their defaults (a backup from an older core still loads).
+    """
+    existing = set(
+        connection.execute(
+            text(
+                "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:table) "
+                "AND attnum > 0 AND NOT attisdropped"
+            ),
+            {"table": f"{CORE_SCHEMA}.{table}"},
+        ).scalars()
+    )
+    columns = ", ".join(quote_identifier(name) for name in row if name in existing)
+    qualified = f"{quote_identifier(CORE_SCHEMA)}.{quote_identifier(table)}"
+    new_id = connection.execute(
+        text(
+            f"INSERT INTO {qualified} ({columns}) SELECT {columns} "  # noqa: S608  (quoted)
+            f"FROM jsonb_populate_record(NULL::{qualified}, CAST(:row AS jsonb)) RETURNING id"
+        ),
+        {"row": json.dumps(dict(row), default=str)},
+    ).scalar_one()
+    return str(new_id)
+
+
+def _drop_quietly(engine: Engine, temp: str) -> None:
+    """Drop the temporary schema of a failed install, if it was created."""
+    try:
+        with connect(engine) as connection, connection.begin():
+            connection.execute(text(drop_schema(temp, if_exists=True)))
+    except (SQLAlchemyError, BackupError) as exc:
+        log.warning("could not drop %s (the next restore drops it): %s", temp, one_line(exc))

@@ -1,0 +1,230 @@
+"""A tenant's life after creation: suspend, resume, archive, rename and drop.
+
+Each step changes the registry and the schema together, or refuses with TenantStateError
+and changes nothing. Archive and drop take a backup first (``toolkit.backup``). Dropping
+goes relation by relation in batches, one transaction each, so a tenant with thousands of
+tables never needs more locks at once than ``max_locks_per_transaction`` allows; a drop
+killed midway leaves the tenant archived, its schema marked, and a re-run finishes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg import sql
+from sqlalchemy import Connection, Engine, delete, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from models import Tenant, TenantStatus
+from toolkit.backup import backup_tenant, default_backup_path
+from toolkit.db import connect, transaction
+from toolkit.errors import TenantExists, TenantStateError
+from toolkit.migrations.runner import upgrade_all
+from toolkit.naming import schema_for, validate_subdomain
+from toolkit.registry import TenantRecord, find_tenant
+from toolkit.sql import drop_schema, quote_identifier
+
+# Relations dropped per transaction: each takes a few locks (table, indexes, sequences).
+DROP_BATCH = 100
+# Written on a schema whose drop has begun; the backup path follows it.
+_DROPPING_MARK = "tenantctl: dropping; backup: "
+_DROP_STATEMENT = {
+    "r": "DROP TABLE IF EXISTS",
+    "p": "DROP TABLE IF EXISTS",
+    "m": "DROP MATERIALIZED VIEW IF EXISTS",
+    "v": "DROP VIEW IF EXISTS",
+    "f": "DROP FOREIGN TABLE IF EXISTS",
+}
+_ACTIVE = TenantStatus.ACTIVE.value
+_SUSPENDED = TenantStatus.SUSPENDED.value
+_ARCHIVED = TenantStatus.ARCHIVED.value
+
+
+@dataclass(frozen=True)
+class LifecycleResult:
+    """The tenant after the step, and the backup the step took (if any)."""
+
+    tenant: TenantRecord
+    backup: Path | None = None
+
+
+def suspend_tenant(engine: Engine, ref: str) -> LifecycleResult:
+    """Active -> suspended: it keeps its data and is still migrated, but may not log in."""
+    return LifecycleResult(_move(engine, ref, {_ACTIVE}, _SUSPENDED, "suspended"))
+
+
+def resume_tenant(engine: Engine, ref: str) -> LifecycleResult:
+    """Suspended or archived -> active. An archived tenant, which migrations skipped, is
+    first upgraded to head; if that fails it stays archived."""
+    with connect(engine) as connection:
+        record = find_tenant(connection, ref)
+    if record.status == _ARCHIVED:
+        _require_schema(engine, record, "resumed")
+        upgrade_all(engine, tenants=[record.subdomain])
+    return LifecycleResult(_move(engine, ref, {_SUSPENDED, _ARCHIVED}, _ACTIVE, "resumed"))
+
+
+def archive_tenant(engine: Engine, ref: str, *, backup_to: Path | None = None) -> LifecycleResult:
+    """Back the tenant up, then mark it archived: its schema stays until it is dropped, and
+    migrations skip it. Nothing changes if the backup fails."""
+    with connect(engine) as connection:
+        record = find_tenant(connection, ref)
+    if record.status not in (_ACTIVE, _SUSPENDED):
+        raise _wrong_state(record, "archived", {_ACTIVE, _SUSPENDED})
+    _require_schema(engine, record, "archived")
+    path = backup_to or default_backup_path(record.subdomain)
+    backup_tenant(engine, record.subdomain, path)
+    return LifecycleResult(_move(engine, ref, {_ACTIVE, _SUSPENDED}, _ARCHIVED, "archived"), path)
+
+
+def drop_tenant(
+    engine: Engine, ref: str, *, backup: bool = True, backup_to: Path | None = None
+) -> LifecycleResult:
+    """Back the tenant up (unless ``backup`` is False), then drop its schema in batches and
+    remove its core rows (they cascade from ``core.tenants``).
+
+    A re-run after an interrupted drop finishes it without a second backup, and reports
+    the backup the first run took.
+    """
+    with connect(engine) as connection:
+        record = find_tenant(connection, ref)
+        schema_present = _schema_exists(connection, record.database_schema)
+        earlier_backup = _drop_mark(connection, record.database_schema)
+        connection.rollback()
+    path: Path | None = earlier_backup
+    if schema_present and earlier_backup is None:
+        if backup:
+            path = backup_to or default_backup_path(record.subdomain)
+            backup_tenant(engine, record.subdomain, path)
+        _begin_drop(engine, record, path)
+    if schema_present:
+        _drop_relations(engine, record.database_schema)
+    with connect(engine) as connection, transaction(connection):
+        connection.execute(text(drop_schema(record.database_schema, if_exists=True)))
+        connection.execute(delete(Tenant).where(Tenant.subdomain == record.subdomain))
+    return LifecycleResult(record, path)
+
+
+def rename_tenant(engine: Engine, ref: str, new_subdomain: str) -> LifecycleResult:
+    """Give a tenant a new subdomain: its schema is renamed in the same transaction."""
+    validate_subdomain(new_subdomain)
+    new_schema = schema_for(new_subdomain)
+    with connect(engine) as connection, transaction(connection):
+        record = find_tenant(connection, ref)
+        connection.execute(
+            select(Tenant.id).where(Tenant.subdomain == record.subdomain).with_for_update()
+        )
+        if _schema_exists(connection, new_schema):
+            raise TenantExists(
+                f"cannot rename {record.subdomain!r} to {new_subdomain!r}: schema {new_schema} "
+                "already exists; choose another subdomain"
+            )
+        try:
+            connection.execute(
+                update(Tenant)
+                .where(Tenant.subdomain == record.subdomain)
+                .values(subdomain=new_subdomain, database_schema=new_schema)
+            )
+        except IntegrityError:
+            raise TenantExists(
+                f"cannot rename {record.subdomain!r} to {new_subdomain!r}: that subdomain is "
+                "taken; choose another"
+            ) from None
+        if _schema_exists(connection, record.database_schema):
+            connection.execute(
+                text(
+                    f"ALTER SCHEMA {quote_identifier(record.database_schema)} "
+                    f"RENAME TO {quote_identifier(new_schema)}"
+                )
+            )
+        return LifecycleResult(find_tenant(connection, new_subdomain))
+
+
+def _move(engine: Engine, ref: str, allowed: Iterable[str], target: str, verb: str) -> TenantRecord:
+    """Set the tenant's status to ``target`` if it is in ``allowed``, under a row lock."""
+    allowed = set(allowed)
+    with connect(engine) as connection, transaction(connection):
+        record = find_tenant(connection, ref)
+        status = connection.execute(
+            select(Tenant.status).where(Tenant.subdomain == record.subdomain).with_for_update()
+        ).scalar_one()
+        if status not in allowed:
+            raise _wrong_state(record, verb, allowed, status)
+        connection.execute(
+            update(Tenant).where(Tenant.subdomain == record.subdomain).values(status=target)
+        )
+        return find_tenant(connection, record.subdomain)
+
+
+def _wrong_state(
+    record: TenantRecord, verb: str, allowed: set[str], status: str | None = None
+) -> TenantStateError:
+    return TenantStateError(
+        f"tenant {record.subdomain!r} is {status or record.status}: only a tenant that is "
+        f"{' or '.join(sorted(allowed))} can be {verb}; `tenantctl tenant list` shows statuses"
+    )
+
+
+def _require_schema(engine: Engine, record: TenantRecord, verb: str) -> None:
+    with connect(engine) as connection:
+        if not _schema_exists(connection, record.database_schema):
+            raise TenantStateError(
+                f"tenant {record.subdomain!r} has no schema {record.database_schema}, so it "
+                f"cannot be {verb}: restore it from a backup (`tenantctl tenant restore FILE`) "
+                f"or drop it (`tenantctl tenant drop {record.subdomain} --yes --no-backup`)"
+            )
+
+
+def _begin_drop(engine: Engine, record: TenantRecord, backup: Path | None) -> None:
+    """Archive the tenant (no run migrates it any more) and mark its schema as dropping."""
+    with connect(engine) as connection, transaction(connection):
+        connection.execute(
+            update(Tenant).where(Tenant.subdomain == record.subdomain).values(status=_ARCHIVED)
+        )
+        mark = sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+            sql.Identifier(record.database_schema),
+            sql.Literal(_DROPPING_MARK + (str(backup) if backup else "none")),
+        )
+        connection.exec_driver_sql(mark.as_string(connection.connection.driver_connection))
+
+
+def _drop_mark(connection: Connection, schema: str) -> Path | None:
+    """The backup an interrupted drop of ``schema`` took; None if no drop has begun."""
+    comment = connection.execute(
+        text("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :s"),
+        {"s": schema},
+    ).scalar()
+    if not comment or not comment.startswith(_DROPPING_MARK):
+        return None
+    return Path(comment.removeprefix(_DROPPING_MARK))
+
+
+def _drop_relations(engine: Engine, schema: str) -> None:
+    """Drop the schema's tables and views, DROP_BATCH per transaction."""
+    while True:
+        with connect(engine) as connection, transaction(connection):
+            batch = connection.execute(
+                text(
+                    "SELECT relname, relkind FROM pg_class "
+                    "WHERE relnamespace = CAST(:schema AS regnamespace) "
+                    "AND relkind IN ('r', 'p', 'm', 'v', 'f') AND NOT relispartition "
+                    "ORDER BY relkind, relname LIMIT :batch"
+                ),
+                {"schema": quote_identifier(schema), "batch": DROP_BATCH},
+            ).all()
+            for name, kind in batch:
+                qualified = f"{quote_identifier(schema)}.{quote_identifier(name)}"
+                connection.execute(text(f"{_DROP_STATEMENT[kind]} {qualified} CASCADE"))
+        if len(batch) < DROP_BATCH:
+            return
+
+
+def _schema_exists(connection: Connection, schema: str) -> bool:
+    return bool(
+        connection.execute(
+            text("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema)"),
+            {"schema": schema},
+        ).scalar()
+    )
