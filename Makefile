@@ -8,10 +8,11 @@ TENANTCTL := $(VENV)/bin/tenantctl
 # Evaluated by the shell in each recipe line that uses it: prints a reachable URL.
 DB_URL     = $$($(PY) scripts/devdb.py)
 BENCH_TENANTS ?= 1000
+BENCH_CREATES ?= 200
 
 export SUB MSG
 
-.PHONY: install db migrate new-tenant seed revision-core revision-tenant demo bench test lint format clean
+.PHONY: install db migrate new-tenant seed revision-core revision-tenant demo bench bench-provision test lint format clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +55,10 @@ demo: install
 # Rollout benchmark (bench/rollout.py): make bench BENCH_TENANTS="1000 10000"
 bench: install
 	url="$(DB_URL)" && $(PY) bench/rollout.py --database-url "$$url" --tenants $(BENCH_TENANTS)
+
+# Provisioning benchmark (bench/provision.py): make bench-provision BENCH_CREATES=200
+bench-provision: install
+	url="$(DB_URL)" && $(PY) bench/provision.py --database-url "$$url" --tenants $(BENCH_CREATES)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -30,6 +30,7 @@ from toolkit.sql import drop_schema, quote_identifier
 DROP_BATCH = 100
 # Written on a schema whose drop has begun; the backup path follows it.
 _DROPPING_MARK = "tenantctl: dropping; backup: "
+_NO_BACKUP = "none"
 _DROP_STATEMENT = {
     "r": "DROP TABLE IF EXISTS",
     "p": "DROP TABLE IF EXISTS",
@@ -91,10 +92,10 @@ def drop_tenant(
     with connect(engine) as connection:
         record = find_tenant(connection, ref)
         schema_present = _schema_exists(connection, record.database_schema)
-        earlier_backup = _drop_mark(connection, record.database_schema)
+        resuming = schema_present and is_being_dropped(connection, record.database_schema)
+        path = _drop_mark(connection, record.database_schema) if resuming else None
         connection.rollback()
-    path: Path | None = earlier_backup
-    if schema_present and earlier_backup is None:
+    if schema_present and not resuming:
         if backup:
             path = backup_to or default_backup_path(record.subdomain)
             backup_tenant(engine, record.subdomain, path)
@@ -185,20 +186,29 @@ def _begin_drop(engine: Engine, record: TenantRecord, backup: Path | None) -> No
         )
         mark = sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
             sql.Identifier(record.database_schema),
-            sql.Literal(_DROPPING_MARK + (str(backup) if backup else "none")),
+            sql.Literal(_DROPPING_MARK + (str(backup) if backup else _NO_BACKUP)),
         )
         connection.exec_driver_sql(mark.as_string(connection.connection.driver_connection))
 
 
+def is_being_dropped(connection: Connection, schema: str) -> bool:
+    """True if a drop of ``schema`` has begun (and, since the schema is there, not ended)."""
+    return _drop_comment(connection, schema) is not None
+
+
 def _drop_mark(connection: Connection, schema: str) -> Path | None:
-    """The backup an interrupted drop of ``schema`` took; None if no drop has begun."""
+    """The backup an interrupted drop of ``schema`` took; None if there was none."""
+    comment = _drop_comment(connection, schema)
+    backup = comment.removeprefix(_DROPPING_MARK) if comment else _NO_BACKUP
+    return None if backup == _NO_BACKUP else Path(backup)
+
+
+def _drop_comment(connection: Connection, schema: str) -> str | None:
     comment = connection.execute(
         text("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :s"),
         {"s": schema},
     ).scalar()
-    if not comment or not comment.startswith(_DROPPING_MARK):
-        return None
-    return Path(comment.removeprefix(_DROPPING_MARK))
+    return comment if comment and comment.startswith(_DROPPING_MARK) else None
 
 
 def _drop_relations(engine: Engine, schema: str) -> None:

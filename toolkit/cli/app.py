@@ -13,6 +13,7 @@ import typer
 from toolkit.cli import backup as _backup  # noqa: F401  (registers tenant backup/restore/clone)
 from toolkit.cli import migrate, tenant
 from toolkit.cli.context import CliState
+from toolkit.cli.doctor import doctor
 from toolkit.cli.seed import seed
 from toolkit.process_exit import exit_now
 from toolkit.settings import Settings
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(migrate.app, name="migrate")
 app.command("seed")(seed)
+app.command("doctor")(doctor)
 
 
 @app.callback()

@@ -44,7 +44,7 @@ BEGIN
         RAISE EXCEPTION 'invalid tenant schema name %', coalesce(quote_literal(p_schema), 'NULL')
             USING ERRCODE = 'invalid_schema_name',
                   HINT = 'use tenant_ followed by the subdomain with - written as _, '
-                         'e.g. tenant_acme_shop';
+                         'e.g. tenant_my_shop for my-shop';
     END IF;
     SELECT database_schema, status INTO v_registered, v_status
         FROM core.tenants WHERE id = p_tenant_id FOR UPDATE;
