@@ -176,14 +176,17 @@ def _create_through_alembic(engine: Engine, number: int) -> None:
 
 
 def _drop_all(engine: Engine) -> None:
-    """Every tenant schema and registry row (not timed)."""
-    with engine.begin() as connection:
+    """Every tenant schema and registry row (not timed), a schema per transaction: all of
+    them in one would run out of lock slots."""
+    with engine.connect() as connection:
         schemas = connection.execute(
             text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
         ).scalars()
         for schema in list(schemas):
             connection.execute(text(f"DROP SCHEMA {quote_identifier(schema)} CASCADE"))
+            connection.commit()
         connection.execute(text("DELETE FROM core.tenants"))
+        connection.commit()
 
 
 def _fresh_database(server_url: str) -> str:
