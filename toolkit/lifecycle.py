@@ -23,7 +23,7 @@ from toolkit.db import connect, transaction
 from toolkit.errors import TenantExists, TenantStateError
 from toolkit.migrations.runner import upgrade_all
 from toolkit.naming import schema_for, validate_subdomain
-from toolkit.registry import TenantRecord, find_tenant
+from toolkit.registry import TenantRecord, find_tenant, schema_exists
 from toolkit.sql import drop_schema, quote_identifier
 
 # Relations dropped per transaction: each takes a few locks (table, indexes, sequences).
@@ -91,7 +91,7 @@ def drop_tenant(
     """
     with connect(engine) as connection:
         record = find_tenant(connection, ref)
-        schema_present = _schema_exists(connection, record.database_schema)
+        schema_present = schema_exists(connection, record.database_schema)
         resuming = schema_present and is_being_dropped(connection, record.database_schema)
         path = _drop_mark(connection, record.database_schema) if resuming else None
         connection.rollback()
@@ -117,7 +117,7 @@ def rename_tenant(engine: Engine, ref: str, new_subdomain: str) -> LifecycleResu
         connection.execute(
             select(Tenant.id).where(Tenant.subdomain == record.subdomain).with_for_update()
         )
-        if _schema_exists(connection, new_schema):
+        if schema_exists(connection, new_schema):
             raise TenantExists(
                 f"cannot rename {record.subdomain!r} to {new_subdomain!r}: schema {new_schema} "
                 "already exists; choose another subdomain"
@@ -133,7 +133,7 @@ def rename_tenant(engine: Engine, ref: str, new_subdomain: str) -> LifecycleResu
                 f"cannot rename {record.subdomain!r} to {new_subdomain!r}: that subdomain is "
                 "taken; choose another"
             ) from None
-        if _schema_exists(connection, record.database_schema):
+        if schema_exists(connection, record.database_schema):
             connection.execute(
                 text(
                     f"ALTER SCHEMA {quote_identifier(record.database_schema)} "
@@ -170,7 +170,7 @@ def _wrong_state(
 
 def _require_schema(engine: Engine, record: TenantRecord, verb: str) -> None:
     with connect(engine) as connection:
-        if not _schema_exists(connection, record.database_schema):
+        if not schema_exists(connection, record.database_schema):
             raise TenantStateError(
                 f"tenant {record.subdomain!r} has no schema {record.database_schema}, so it "
                 f"cannot be {verb}: restore it from a backup (`tenantctl tenant restore FILE`) "
@@ -229,12 +229,3 @@ def _drop_relations(engine: Engine, schema: str) -> None:
                 connection.execute(text(f"{_DROP_STATEMENT[kind]} {qualified} CASCADE"))
         if len(batch) < DROP_BATCH:
             return
-
-
-def _schema_exists(connection: Connection, schema: str) -> bool:
-    return bool(
-        connection.execute(
-            text("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema)"),
-            {"schema": schema},
-        ).scalar()
-    )

@@ -18,14 +18,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import Tenant, TenantStatus
 from toolkit.db import connect
-from toolkit.errors import SchemaNotReady, TenantExists
+from toolkit.errors import TenantExists
 from toolkit.migrations.branches import TENANT
 from toolkit.migrations.config import alembic_config, project_scripts
 from toolkit.migrations.options import RunOptions
-from toolkit.migrations.status import Heads, version_of
+from toolkit.migrations.status import Heads, require_core_at_head
 from toolkit.migrations.targeting import Selection
 from toolkit.naming import schema_for, validate_subdomain
-from toolkit.registry import TenantRecord, find_tenant, require_registry
+from toolkit.registry import TenantRecord, find_tenant
 from toolkit.sql import create_schema
 from toolkit.template import ensure_template
 
@@ -64,7 +64,7 @@ def create_tenant(
     heads = heads or project_heads()
     from_template = ensure_template(engine, project_scripts(), heads.tenant)
     with connect(engine) as connection, connection.begin():
-        _require_core_at_head(connection, heads)
+        require_core_at_head(connection, heads)
         tenant_id = _provisioning_row(connection, subdomain, resume=resume)
         if tenant_id is None:
             tenant_id = _register(connection, subdomain, schema, company_name, plan)
@@ -89,16 +89,6 @@ def _migrate_through_alembic(connection: Connection, subdomain: str, schema: str
     connection.execute(
         update(Tenant).where(Tenant.subdomain == subdomain).values(status=TenantStatus.ACTIVE.value)
     )
-
-
-def _require_core_at_head(connection: Connection, heads: Heads) -> None:
-    require_registry(connection)
-    current = version_of(connection, "core")
-    if set(current) != set(heads.core):
-        raise SchemaNotReady(
-            f"schema core is at {', '.join(current) or 'base'}, not at head "
-            f"{', '.join(heads.core)}: run `tenantctl migrate up` first"
-        )
 
 
 def _provisioning_row(connection: Connection, subdomain: str, *, resume: bool) -> uuid.UUID | None:
@@ -148,15 +138,6 @@ def _stray_schema(subdomain: str, schema: str) -> TenantExists:
     return TenantExists(
         f"schema {schema} already exists but no tenant {subdomain!r} owns it: drop the stray "
         f"schema (DROP SCHEMA {schema} CASCADE) or pick another subdomain"
-    )
-
-
-def _schema_exists(connection: Connection, schema: str) -> bool:
-    return bool(
-        connection.execute(
-            text("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema)"),
-            {"schema": schema},
-        ).scalar()
     )
 
 

@@ -58,6 +58,16 @@ def list_tenants(
     return [TenantRecord(*row) for row in connection.execute(query)]
 
 
+def schema_exists(connection: Connection, schema: str) -> bool:
+    """True if a schema named ``schema`` exists (registered or not)."""
+    return bool(
+        connection.execute(
+            text("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema)"),
+            {"schema": schema},
+        ).scalar()
+    )
+
+
 def find_tenants(connection: Connection, refs: Sequence[str]) -> list[TenantRecord]:
     """The tenants named by ``refs`` (subdomains or schema names), in the order given.
 

@@ -27,14 +27,14 @@ from toolkit.backup.bundle import TableDigest
 from toolkit.backup.capture import CORE_CHILD_TABLES, stable_text, table_digests
 from toolkit.backup.script import restore_renamed
 from toolkit.db import connect
-from toolkit.errors import BackupError, BackupInvalid, SchemaNotReady, TenantExists, one_line
+from toolkit.errors import BackupError, BackupInvalid, TenantExists, one_line
 from toolkit.migrations.branches import TENANT
 from toolkit.migrations.config import alembic_config
 from toolkit.migrations.options import RunOptions
-from toolkit.migrations.status import VERSION_TABLE, Heads, version_of
+from toolkit.migrations.status import VERSION_TABLE, Heads, require_core_at_head
 from toolkit.migrations.targeting import Selection
 from toolkit.naming import schema_for, validate_subdomain
-from toolkit.registry import TenantRecord, find_tenant, require_registry
+from toolkit.registry import TenantRecord, find_tenant, schema_exists
 from toolkit.sql import drop_schema, quote_identifier
 
 log = logging.getLogger("tenantctl.backup")
@@ -91,7 +91,7 @@ def install(engine: Engine, source: Source, subdomain: str, policy: CorePolicy) 
 def _prepare(connection: Connection, subdomain: str, schema: str) -> None:
     """Take the install lock, check that the target is free, drop interrupted restores."""
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INSTALL_LOCK_KEY})
-    _require_core_at_head(connection)
+    require_core_at_head(connection, Heads.from_scripts())
     _refuse_existing(connection, subdomain, schema)
     _drop_leftovers(connection)
 
@@ -113,36 +113,17 @@ def _adopt(
     return find_tenant(connection, subdomain)
 
 
-def _require_core_at_head(connection: Connection) -> None:
-    require_registry(connection)
-    heads = Heads.from_scripts()
-    current = version_of(connection, CORE_SCHEMA)
-    if set(current) != set(heads.core):
-        raise SchemaNotReady(
-            f"schema core is at {', '.join(current) or 'base'}, not at head "
-            f"{', '.join(heads.core)}: run `tenantctl migrate up` first"
-        )
-
-
 def _refuse_existing(connection: Connection, subdomain: str, schema: str) -> None:
     if connection.execute(select(Tenant.id).where(Tenant.subdomain == subdomain)).first():
         raise TenantExists(
             f"tenant {subdomain!r} already exists: restore under another subdomain with "
             f"`--as NEWSUB`, or drop it first (`tenantctl tenant drop {subdomain} --yes`)"
         )
-    if _schema_exists(connection, schema):
+    if schema_exists(connection, schema):
         raise TenantExists(
             f"schema {schema} already exists but no tenant {subdomain!r} is registered: drop "
             f"the stray schema (DROP SCHEMA {schema} CASCADE) or restore with `--as NEWSUB`"
         )
-
-
-def _schema_exists(connection: Connection, schema: str) -> bool:
-    found = connection.execute(
-        text("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema)"),
-        {"schema": schema},
-    ).scalar()
-    return bool(found)
 
 
 def _drop_leftovers(connection: Connection) -> None:

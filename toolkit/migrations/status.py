@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, text
 
 from models import CORE_SCHEMA
 from toolkit.db import connect
+from toolkit.errors import SchemaNotReady
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex
 from toolkit.migrations.config import alembic_config
 from toolkit.migrations.journal import StepRecord, failing_schemas, journal_exists
@@ -111,6 +112,17 @@ class MigrationStatus:
 def version_of(connection: Connection, schema: str) -> tuple[str, ...]:
     """The revisions in ``schema``'s version table; empty if there is no such table."""
     return read_versions(connection, [schema]).get(schema, ())
+
+
+def require_core_at_head(connection: Connection, heads: Heads) -> None:
+    """Raise SchemaNotReady unless the registry exists and core is at ``heads.core``."""
+    require_registry(connection)
+    current = version_of(connection, CORE_SCHEMA)
+    if set(current) != set(heads.core):
+        raise SchemaNotReady(
+            f"schema core is at {', '.join(current) or 'base'}, not at head "
+            f"{', '.join(heads.core)}: run `tenantctl migrate up` first"
+        )
 
 
 def read_versions(connection: Connection, schemas: Sequence[str]) -> dict[str, tuple[str, ...]]:
