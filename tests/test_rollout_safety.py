@@ -22,6 +22,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from toolkit.exit_codes import EXIT_ABORTED, EXIT_LOCKED, EXIT_OK, EXIT_TENANTS_FAILED
+from toolkit.migrations.apply import GroupScript, Limits, TenantMigrator, TenantTask, WorkerPlan
 from toolkit.migrations.lock import APPLICATION_NAME, ROLLOUT_LOCK_KEY, lock_holder_pid
 from toolkit.migrations.status import Heads, read_versions
 
@@ -824,3 +825,36 @@ def test_two_workers_reach_the_same_end_state_as_one(
         steps = _steps(engine, run_id)
         assert sorted(step.schema for step in steps) == sorted(schemas)
         assert {step.status for step in steps} == {"done"}
+
+
+# == 6. a tenant moved after planning =========================================================
+
+
+def test_a_tenant_moved_since_planning_is_rolled_back_by_the_server_check(
+    db_url, engine, make_tenants
+):
+    """The rendered path checks versions in the server, inside the tenant's one message."""
+    (schema,) = make_tenants("moved")
+    (head,) = Heads.from_scripts().tenant
+    add_note = (
+        "ALTER TABLE orders ADD COLUMN note TEXT;\nUPDATE alembic_version SET version_num = 'x'"
+    )
+    url = db_url.render_as_string(hide_password=False)
+
+    def attempt(from_revisions, to_revisions):
+        group = GroupScript(from_revisions, to_revisions, add_note, (("x", True),), None)
+        plan = WorkerPlan(url=url, ini_path=None, limits=Limits(), groups=(group,))
+        migrator = TenantMigrator(plan)
+        try:
+            return migrator.migrate(TenantTask(schema, 0, None))
+        finally:
+            migrator.close()
+
+    stale = attempt(("not_" + head,), ("x",))  # planned from a revision it is not at
+    wrong_end = attempt((head,), ("y",))  # would end somewhere else than planned
+    for outcome, verb in ((stale, "is at"), (wrong_end, "would end at")):
+        assert not outcome.ok
+        assert f"PlanOutdated: {schema} {verb}" in (outcome.error or "")
+    assert _state(engine, [schema], ["note"])[schema] == ((head,), frozenset())
+    assert attempt((head,), ("x",)).ok
+    assert _state(engine, [schema], ["note"])[schema] == (("x",), frozenset({"note"}))

@@ -31,3 +31,8 @@ def drop_schema(name: str, *, if_exists: bool = False) -> str:
 def set_local_search_path(name: str) -> str:
     """``SET LOCAL search_path`` to ``name`` alone: it ends with the current transaction."""
     return f"SET LOCAL search_path TO {quote_identifier(name)}"
+
+
+def quote_literal(value: str) -> str:
+    """``value`` as a PostgreSQL string literal (standard_conforming_strings, the default)."""
+    return "'" + value.replace("'", "''") + "'"

@@ -9,8 +9,10 @@ backoff a bounded number of times; any other error fails the tenant at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,7 @@ from sqlalchemy.pool import NullPool
 from toolkit.db import make_engine, transaction
 from toolkit.errors import PlanOutdated, one_line
 from toolkit.migrations.events import SchemaOutcome
-from toolkit.sql import set_local_search_path
+from toolkit.sql import quote_literal, set_local_search_path
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -113,7 +115,8 @@ class TenantMigrator:
             raise PlanOutdated("the caller's connection was closed during the run")
         if self._engine is None:
             self._engine = make_engine(self.plan.url, poolclass=NullPool)
-        if self._connection is not None:
+        if self._connection is not None:  # dead: discard it without a reset
+            self._connection.invalidate()
             self._connection.close()
         self._connection = self._engine.connect()
         return self._connection
@@ -159,6 +162,9 @@ class TenantMigrator:
         after planning is therefore never migrated twice.
         """
         connection = self._live_connection()
+        if group.sql is not None and not self._borrowed:
+            self._migrate_in_one_message(connection, task, group, attempts)
+            return
         with transaction(connection):
             driver = connection.connection.driver_connection
             assert isinstance(driver, psycopg.Connection)
@@ -182,6 +188,41 @@ class TenantMigrator:
             if group.sql is not None:
                 _require_versions(task.schema, found[0], group.from_revisions, "is at")
             _require_versions(task.schema, found[-1], group.to_revisions, "would end at")
+
+    def _migrate_in_one_message(
+        self, connection: Connection, task: TenantTask, group: GroupScript, attempts: int
+    ) -> None:
+        """Rendered SQL on this migrator's own connection: one message, one transaction.
+
+        Without an explicit BEGIN, PostgreSQL runs the statements of one message as one
+        implicit transaction: it commits after the last one, or rolls back at the first
+        error. So the version checks run in the server, as statements that raise, and the
+        tenant costs one round trip instead of three (BEGIN, batch, COMMIT).
+        """
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        statements = [self._prelude(task.schema)]
+        if not group.from_revisions:  # a schema at base may have no version table yet
+            statements.append(CREATE_VERSION_TABLE)
+        statements.append(require_versions_sql(task.schema, group.from_revisions, "is at"))
+        statements.append(group.sql or "")
+        if group.record_sql is not None:
+            statements.append(group.record_sql)
+        if task.step_id is not None:
+            statements.append(mark_done_sql(task.step_id, attempts))
+        statements.append(
+            require_versions_sql(task.schema, group.to_revisions, "would end at", lock=False)
+        )
+        driver.autocommit = True
+        try:
+            driver.execute(_SEPARATOR.join(statements))
+        except psycopg.Error as exc:
+            if exc.sqlstate == PLAN_OUTDATED_SQLSTATE:
+                raise PlanOutdated(exc.diag.message_primary or str(exc)) from None
+            raise
+        finally:
+            with contextlib.suppress(psycopg.Error):  # a dead connection is reopened later
+                driver.autocommit = False
 
     def _prelude(self, schema: str) -> str:
         limits = self.plan.limits
@@ -276,6 +317,35 @@ def mark_done_sql(step_id: int, attempts: int) -> str:
         f"UPDATE core.migration_steps SET status = 'done', attempts = {int(attempts)}, "  # noqa: S608
         "duration_ms = (extract(epoch FROM clock_timestamp() - now()) * 1000)::int, "
         f"error = NULL, finished_at = clock_timestamp() WHERE id = {int(step_id)}"
+    )
+
+
+# Raised by require_versions_sql when a tenant's revisions are not what the plan says.
+PLAN_OUTDATED_SQLSTATE = "TC001"
+
+
+def require_versions_sql(
+    schema: str, expected: Sequence[str], verb: str, *, lock: bool = True
+) -> str:
+    """A statement that fails with PLAN_OUTDATED_SQLSTATE unless the version table (on the
+    search path) holds exactly ``expected``; with ``lock`` it locks the rows it reads."""
+    wanted = quote_literal("{" + ",".join(expected) + "}")
+    shown = ", ".join(sorted(expected)) or "base"
+    message = quote_literal(
+        f"{schema} {verb} %, not {shown} as planned (another process moved it since the "
+        "plan was made); rolled back, run again to re-plan"
+    )
+    for_update = " FOR UPDATE" if lock else ""
+    return (
+        "DO $tenantctl$ DECLARE found text[]; wanted text[]; BEGIN "  # noqa: S608  (quoted literals)
+        "SELECT coalesce(array_agg(v ORDER BY v), '{}') INTO found "
+        f"FROM (SELECT version_num::text AS v FROM alembic_version{for_update}) AS versions; "
+        "SELECT coalesce(array_agg(v ORDER BY v), '{}') INTO wanted "
+        f"FROM unnest({wanted}::text[]) AS v; "
+        "IF found IS DISTINCT FROM wanted THEN "
+        f"RAISE EXCEPTION {message}, coalesce(nullif(array_to_string(found, ', '), ''), 'base') "
+        f"USING ERRCODE = '{PLAN_OUTDATED_SQLSTATE}'; "
+        "END IF; END $tenantctl$"
     )
 
 
