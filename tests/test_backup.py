@@ -22,10 +22,13 @@ from toolkit.backup import (
     restore_tenant,
     table_digests,
 )
-from toolkit.backup.bundle import DUMP, BackupManifest, read_bundle, write_bundle
+from toolkit.backup import install as install_module
+from toolkit.backup.bundle import DUMP, BackupManifest, file_sha256, read_bundle, write_bundle
 from toolkit.backup.script import SchemaRenamer
 from toolkit.errors import BackupError, BackupInvalid, BackupTooNew
+from toolkit.lifecycle import is_being_dropped
 from toolkit.migrations.config import ALEMBIC_INI_ENV
+from toolkit.pg_client import run_client
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -99,6 +102,30 @@ def acme(engine, make_tenants) -> None:
 def backup(engine, acme, tmp_path) -> tuple[Path, BackupManifest]:
     path = tmp_path / "acme.tenant.tar"
     return path, backup_tenant(engine, "acme", path)
+
+
+def _repackaged(engine: Engine, backup_path: Path, work: Path, *schemas: str) -> Path:
+    """A backup file with valid checksums whose dump is a fresh ``pg_dump`` of ``schemas``,
+    with the manifest and core rows of ``backup_path``."""
+    manifest = read_bundle(backup_path, work).manifest
+    with tarfile.open(backup_path) as tar:
+        core = tar.extractfile("core.json").read()
+    dump = work / "forged.dump"
+    run_client(
+        "pg_dump",
+        engine.url,
+        ["--format=custom", *(f"--schema={schema}" for schema in schemas), f"--file={dump}"],
+    )
+    forged = BackupManifest(
+        **{
+            **manifest.__dict__,
+            "dump_sha256": file_sha256(dump),
+            "dump_bytes": dump.stat().st_size,
+        }
+    )
+    output = work / "forged.tenant.tar"
+    write_bundle(output, forged, dump, core)
+    return output
 
 
 def _tenantctl(url, *args: str, **env: str):
@@ -221,6 +248,133 @@ def test_restore_onto_an_existing_subdomain_is_refused_and_changes_nothing(engin
     with pytest.raises(TenantExists, match="already exists"):
         restore_tenant(engine, path, as_subdomain="acme")
     assert _state(engine) == before
+
+
+def test_restore_repairs_a_registered_tenant_whose_schema_was_lost(engine, backup):
+    path, manifest = backup
+    _sql(engine, "UPDATE core.tenants SET status = 'suspended' WHERE subdomain = 'acme'")
+    old_id = _sql(engine, "SELECT id::text FROM core.tenants WHERE subdomain = 'acme'")[0][0]
+    _sql(engine, "DROP SCHEMA tenant_acme CASCADE")  # registered, but the schema is gone
+    record = restore_tenant(engine, path)
+    assert (record.subdomain, record.database_schema, record.status) == (
+        "acme",
+        "tenant_acme",
+        "active",  # the status recorded in the backup
+    )
+    new_id = _sql(engine, "SELECT id::text FROM core.tenants WHERE subdomain = 'acme'")[0][0]
+    assert new_id != old_id  # the backup's rows replaced the old ones
+    assert _digests(engine, "tenant_acme") == dict(manifest.tables)
+    subdomains, schemas, counts = _state(engine)
+    assert (subdomains, schemas, counts) == (["acme"], ["tenant_acme"], (1, 1, 1, 1))
+    keys = _sql(engine, "SELECT key_prefix FROM core.tenant_api_keys")
+    assert keys == [("tk_acme01",)]
+
+
+def test_restore_does_not_replace_a_schemaless_tenant_still_provisioning(engine, backup):
+    path, _ = backup
+    _sql(engine, "DROP SCHEMA tenant_acme CASCADE")
+    _sql(engine, "UPDATE core.tenants SET status = 'provisioning' WHERE subdomain = 'acme'")
+    before = _state(engine)
+    with pytest.raises(TenantExists, match=r"'acme' is registered but still being provisioned"):
+        restore_tenant(engine, path)
+    assert _state(engine) == before
+
+
+@pytest.mark.parametrize("taken", ["row", "schema"])
+def test_a_tenant_created_during_the_restore_is_reported_as_existing(
+    engine, backup, monkeypatch, taken
+):
+    path, _ = backup
+    verify = install_module._verify
+
+    def create_meanwhile(*args, **kwargs):
+        verify(*args, **kwargs)
+        # What a concurrent `tenantctl tenant create copy` does, committed in its own
+        # transaction while the restore's is still open.
+        if taken == "schema":
+            _sql(engine, "CREATE SCHEMA tenant_copy")
+        _sql(
+            engine,
+            "INSERT INTO core.tenants (subdomain, company_name, database_schema, status) "
+            "VALUES ('copy', 'Copy', 'tenant_copy', 'active')",
+        )
+
+    monkeypatch.setattr(install_module, "_verify", create_meanwhile)
+    with pytest.raises(TenantExists, match=r"tenant 'copy'.*restore with `--as NEWSUB`"):
+        restore_tenant(engine, path, as_subdomain="copy")
+    subdomains, schemas, _ = _state(engine)
+    assert subdomains == ["acme", "copy"]
+    assert schemas == ["tenant_acme", *(["tenant_copy"] if taken == "schema" else [])]
+
+
+def test_a_unique_value_in_use_is_named_by_its_constraint(engine, backup, make_tenants):
+    path, _ = backup
+    drop_tenant(engine, "acme", backup=False)
+    make_tenants("other")
+    _sql(
+        engine,
+        "INSERT INTO core.tenant_api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
+        "SELECT id, 'ci', 'tk_acme01', 'sha256:x', '{read}' FROM core.tenants",
+    )
+    before = _state(engine)
+    with pytest.raises(BackupError, match="constraint uq_tenant_api_keys_key_prefix is already"):
+        restore_tenant(engine, path)
+    assert _state(engine) == before
+
+
+def test_a_dump_with_objects_outside_the_tenant_schema_is_refused(engine, backup, tmp_path):
+    path, _ = backup
+    _sql(
+        engine,
+        """
+        CREATE SCHEMA scratch;
+        CREATE TABLE scratch.planted (id int);
+        CREATE FUNCTION scratch.planted_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
+        """,
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    forged = _repackaged(engine, path, work, "tenant_acme", "scratch")
+    _sql(engine, "DROP SCHEMA scratch CASCADE")
+    before = _state(engine)
+    with pytest.raises(BackupInvalid, match=r"outside schema tenant_acme \(.*scratch"):
+        restore_tenant(engine, forged, as_subdomain="copy")
+    assert _state(engine) == before
+    assert _sql(engine, "SELECT to_regnamespace('scratch')::text") == [(None,)]
+
+
+def test_restore_does_not_carry_a_dropping_mark_over(engine, backup, tmp_path):
+    path, manifest = backup
+    _sql(engine, "COMMENT ON SCHEMA tenant_acme IS 'tenantctl: dropping; backup: none'")
+    work = tmp_path / "work"
+    work.mkdir()
+    marked = _repackaged(engine, path, work, "tenant_acme")  # a dump taken with the mark
+    restore_tenant(engine, marked, as_subdomain="copy")
+    with engine.connect() as connection:
+        assert is_being_dropped(connection, "tenant_acme")
+        assert not is_being_dropped(connection, "tenant_copy")
+    comment = _sql(engine, "SELECT obj_description('tenant_copy'::regnamespace, 'pg_namespace')")
+    assert comment == [(None,)]
+    assert _digests(engine, "tenant_copy") == dict(manifest.tables)
+
+
+def test_backup_and_clone_refuse_a_schema_whose_drop_has_begun(engine, acme, tmp_path):
+    # What an interrupted `tenantctl tenant drop acme --no-backup` leaves behind.
+    _sql(engine, "UPDATE core.tenants SET status = 'archived' WHERE subdomain = 'acme'")
+    _sql(engine, "COMMENT ON SCHEMA tenant_acme IS 'tenantctl: dropping; backup: none'")
+    with engine.connect() as connection:
+        assert is_being_dropped(connection, "tenant_acme")
+    before = _state(engine)
+    fix = r"finish the drop with `tenantctl tenant drop acme --yes`"
+    with pytest.raises(BackupError, match=rf"'acme'.*drop of its schema.*{fix}"):
+        backup_tenant(engine, "acme", tmp_path / "acme.tenant.tar")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(BackupError, match=rf"'acme'.*drop of its schema.*{fix}"):
+        clone_tenant(engine, "acme", "twin", with_data=True)
+    assert _state(engine) == before
+    # Finishing the drop still works: it took its backup before it marked the schema.
+    drop_tenant(engine, "acme")
+    assert _state(engine)[0] == []
 
 
 def test_truncated_backup_is_refused_before_anything_changes(engine, backup):

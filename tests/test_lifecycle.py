@@ -200,3 +200,27 @@ def test_cli_lifecycle_with_json_and_confirmation(db_url, engine, make_tenants):
     assert dropped.returncode == 0, dropped.stderr
     assert '"backup": null' in dropped.stdout
     assert _tenants(engine) == ([], [])
+
+
+def test_a_half_dropped_tenant_cannot_be_revived_only_dropped(engine, make_tenants):
+    make_tenants("acme")
+    with engine.connect() as connection:
+        record = find_tenant(connection, "acme")
+    lifecycle._begin_drop(engine, record, None)  # a drop that was killed after this step
+    for step in (resume_tenant, archive_tenant, lambda e, ref: rename_tenant(e, ref, "other")):
+        with pytest.raises(TenantStateError, match="drop of tenant 'acme' was interrupted"):
+            step(engine, "acme")
+    assert _tenants(engine)[0] == [("acme", "tenant_acme", "archived")]
+    drop_tenant(engine, "acme")
+    assert _tenants(engine) == ([], [])
+
+
+def test_a_tenant_without_schema_needs_no_backup_to_be_dropped(engine, make_tenants):
+    make_tenants("acme")
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA tenant_acme CASCADE"))
+    with pytest.raises(TenantStateError, match="--no-backup"):
+        drop_tenant(engine, "acme")
+    assert _tenants(engine)[0] == [("acme", "tenant_acme", "active")]
+    drop_tenant(engine, "acme", backup=False)
+    assert _tenants(engine) == ([], [])

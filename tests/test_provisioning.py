@@ -201,3 +201,16 @@ def test_resume_finishes_a_tenant_left_in_provisioning(engine):
     assert _state(engine) == (["halfway"], ["tenant_halfway"])
     with pytest.raises(TenantExists, match="already exists"):
         create_tenant(engine, "halfway", resume=True)
+
+
+def test_resume_of_a_provisioning_row_whose_schema_exists_says_how_to_start_over(engine):
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO core.tenants (subdomain, company_name, database_schema) "
+                "VALUES ('halfway', 'Halfway', 'tenant_halfway')"
+            )
+        )
+        connection.execute(text("CREATE SCHEMA tenant_halfway"))
+    with pytest.raises(TenantExists, match="drop both with `tenantctl tenant drop halfway"):
+        create_tenant(engine, "halfway", resume=True)

@@ -9,8 +9,9 @@ from scratch_scripts import add_tenant_revision
 from sqlalchemy import text
 
 from toolkit import create_tenant, upgrade_all
+from toolkit.migrations.config import project_scripts
 from toolkit.migrations.status import Heads
-from toolkit.template import template_revisions
+from toolkit.template import ensure_template, render_template, template_revisions
 
 
 def _tenant_by_history(engine, subdomain):
@@ -179,3 +180,30 @@ def test_an_unrenderable_revision_removes_the_template_and_create_uses_alembic(
         assert catalog_of(connection, by_alembic.database_schema) == catalog_of(
             connection, "tenant_acme"
         )
+
+
+def test_a_template_from_newer_code_is_not_replaced_by_older_code(engine):
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE core.tenant_template SET revisions = '{from_the_future}'"))
+    script = project_scripts()
+    assert not ensure_template(engine, script, Heads.from_scripts(script).tenant)
+    with engine.connect() as connection:
+        assert template_revisions(connection) == ("from_the_future",)
+
+
+def test_sql_that_ends_the_transaction_is_never_rendered(scratch_ini):
+    add_tenant_revision(
+        scratch_ini,
+        "r_concurrently",
+        "with op.get_context().autocommit_block():\n"
+        '    op.create_index("ix_orders_currency", "orders", ["currency"], '
+        "postgresql_concurrently=True)",
+    )
+    assert render_template(_scripts(scratch_ini)) is None
+
+
+def _scripts(ini):
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(Config(str(ini)))

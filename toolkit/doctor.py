@@ -54,7 +54,7 @@ def diagnose(connection: Connection, tenant_heads: Sequence[str]) -> list[Findin
                 Finding(
                     tenant.subdomain,
                     f"registered as {tenant.status} but schema {tenant.database_schema} is missing",
-                    "tenantctl tenant restore FILE, or "
+                    "tenantctl tenant restore FILE (its last backup), or "
                     f"tenantctl tenant drop {tenant.subdomain} --yes --no-backup",
                 )
             )

@@ -61,6 +61,7 @@ def resume_tenant(engine: Engine, ref: str) -> LifecycleResult:
     first upgraded to head; if that fails it stays archived."""
     with connect(engine) as connection:
         record = find_tenant(connection, ref)
+        _refuse_half_dropped(connection, record, "resumed")
     if record.status == _ARCHIVED:
         _require_schema(engine, record, "resumed")
         upgrade_all(engine, tenants=[record.subdomain])
@@ -72,6 +73,7 @@ def archive_tenant(engine: Engine, ref: str, *, backup_to: Path | None = None) -
     migrations skip it. Nothing changes if the backup fails."""
     with connect(engine) as connection:
         record = find_tenant(connection, ref)
+        _refuse_half_dropped(connection, record, "archived")
     if record.status not in (_ACTIVE, _SUSPENDED):
         raise _wrong_state(record, "archived", {_ACTIVE, _SUSPENDED})
     _require_schema(engine, record, "archived")
@@ -95,6 +97,11 @@ def drop_tenant(
         resuming = schema_present and is_being_dropped(connection, record.database_schema)
         path = _drop_mark(connection, record.database_schema) if resuming else None
         connection.rollback()
+    if backup and not schema_present:
+        raise TenantStateError(
+            f"tenant {record.subdomain!r} has no schema {record.database_schema}, so no backup "
+            "of it can be taken; add --no-backup to remove its registry and core rows anyway"
+        )
     if schema_present and not resuming:
         if backup:
             path = backup_to or default_backup_path(record.subdomain)
@@ -103,6 +110,15 @@ def drop_tenant(
     if schema_present:
         _drop_relations(engine, record.database_schema)
     with connect(engine) as connection, transaction(connection):
+        # Whoever resumed or renamed the tenant meanwhile wins: this drop then stops.
+        status = connection.execute(
+            select(Tenant.status).where(Tenant.subdomain == record.subdomain).with_for_update()
+        ).scalar()
+        if schema_present and status != _ARCHIVED:
+            raise TenantStateError(
+                f"tenant {record.subdomain!r} became {status or 'unregistered'} while it was "
+                "being dropped; check it with `tenantctl doctor`"
+            )
         connection.execute(text(drop_schema(record.database_schema, if_exists=True)))
         connection.execute(delete(Tenant).where(Tenant.subdomain == record.subdomain))
     return LifecycleResult(record, path)
@@ -117,6 +133,7 @@ def rename_tenant(engine: Engine, ref: str, new_subdomain: str) -> LifecycleResu
         connection.execute(
             select(Tenant.id).where(Tenant.subdomain == record.subdomain).with_for_update()
         )
+        _refuse_half_dropped(connection, record, "renamed")
         if schema_exists(connection, new_schema):
             raise TenantExists(
                 f"cannot rename {record.subdomain!r} to {new_subdomain!r}: schema {new_schema} "
@@ -168,13 +185,22 @@ def _wrong_state(
     )
 
 
+def _refuse_half_dropped(connection: Connection, record: TenantRecord, verb: str) -> None:
+    if is_being_dropped(connection, record.database_schema):
+        raise TenantStateError(
+            f"a drop of tenant {record.subdomain!r} was interrupted and its schema is partly "
+            f"dropped, so it cannot be {verb}: finish the drop with "
+            f"`tenantctl tenant drop {record.subdomain} --yes`, then restore it from its backup"
+        )
+
+
 def _require_schema(engine: Engine, record: TenantRecord, verb: str) -> None:
     with connect(engine) as connection:
         if not schema_exists(connection, record.database_schema):
             raise TenantStateError(
                 f"tenant {record.subdomain!r} has no schema {record.database_schema}, so it "
-                f"cannot be {verb}: restore it from a backup (`tenantctl tenant restore FILE`) "
-                f"or drop it (`tenantctl tenant drop {record.subdomain} --yes --no-backup`)"
+                f"cannot be {verb}: restore it from its backup (`tenantctl tenant restore FILE`), "
+                f"or remove it (`tenantctl tenant drop {record.subdomain} --yes --no-backup`)"
             )
 
 
@@ -212,7 +238,8 @@ def _drop_comment(connection: Connection, schema: str) -> str | None:
 
 
 def _drop_relations(engine: Engine, schema: str) -> None:
-    """Drop the schema's tables and views, DROP_BATCH per transaction."""
+    """Drop the schema's tables and views, DROP_BATCH per transaction, its version table
+    last (until then, the schema still says which revision it was at)."""
     while True:
         with connect(engine) as connection, transaction(connection):
             batch = connection.execute(
@@ -220,7 +247,7 @@ def _drop_relations(engine: Engine, schema: str) -> None:
                     "SELECT relname, relkind FROM pg_class "
                     "WHERE relnamespace = CAST(:schema AS regnamespace) "
                     "AND relkind IN ('r', 'p', 'm', 'v', 'f') AND NOT relispartition "
-                    "ORDER BY relkind, relname LIMIT :batch"
+                    "ORDER BY relname = 'alembic_version', relkind, relname LIMIT :batch"
                 ),
                 {"schema": quote_identifier(schema), "batch": DROP_BATCH},
             ).all()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import Tenant, TenantStatus
 from toolkit.db import connect
-from toolkit.errors import TenantExists
+from toolkit.errors import TenantctlError, TenantExists, TenantStateError
 from toolkit.migrations.branches import TENANT
 from toolkit.migrations.config import alembic_config, project_scripts
 from toolkit.migrations.options import RunOptions
@@ -66,6 +66,7 @@ def create_tenant(
     with connect(engine) as connection, connection.begin():
         require_core_at_head(connection, heads)
         tenant_id = _provisioning_row(connection, subdomain, resume=resume)
+        resuming = tenant_id is not None
         if tenant_id is None:
             tenant_id = _register(connection, subdomain, schema, company_name, plan)
         try:
@@ -74,10 +75,31 @@ def create_tenant(
             else:
                 _migrate_through_alembic(connection, subdomain, schema)
         except DBAPIError as exc:
-            if isinstance(exc.orig, psycopg.errors.DuplicateSchema):
-                raise _stray_schema(subdomain, schema) from None
-            raise
+            raise _refused(exc, subdomain, schema, resuming=resuming) from None
         return find_tenant(connection, subdomain)
+
+
+def _refused(
+    exc: DBAPIError, subdomain: str, schema: str, *, resuming: bool
+) -> TenantctlError | DBAPIError:
+    """The typed error for a refusal of ``core.create_tenant_schema()`` (or of CREATE
+    SCHEMA); any other database error is returned as it is."""
+    cause = exc.orig
+    if isinstance(cause, psycopg.errors.DuplicateSchema):
+        if not resuming:
+            return _stray_schema(subdomain, schema)
+        return TenantExists(
+            f"tenant {subdomain!r} is still provisioning but schema {schema} exists already: "
+            f"drop both with `tenantctl tenant drop {subdomain} --yes --no-backup` and create "
+            "it again"
+        )
+    if isinstance(cause, psycopg.Error) and cause.sqlstate in ("22023", "55000"):
+        hint = cause.diag.message_hint
+        return TenantStateError(
+            f"cannot create tenant {subdomain!r}: {cause.diag.message_primary}"
+            + (f"; {hint}" if hint else "")
+        )
+    return exc
 
 
 def _migrate_through_alembic(connection: Connection, subdomain: str, schema: str) -> None:

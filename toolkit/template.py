@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, text
 
 from toolkit.db import connect, transaction
@@ -60,7 +62,12 @@ def render_template(script: ScriptDirectory) -> str | None:
     """The SQL that builds a tenant schema from nothing to tenant head (unqualified names,
     for the schema's ``search_path``), without stamping it; None if it cannot be rendered."""
     statements = [CREATE_VERSION_TABLE]
-    for step in script._upgrade_revs(f"{TENANT}@head", "base"):
+    try:
+        steps = script._upgrade_revs(f"{TENANT}@head", "base")
+    # Several tenant heads, say: such a history is provisioned through Alembic.
+    except (CommandError, RevisionError):
+        return None
+    for step in steps:
         if getattr(step.revision.module, DATA_ONLY_FLAG, False) is True:
             continue
         rendered = render_statements([step], step.from_revisions)
@@ -84,8 +91,11 @@ def ensure_template(engine: Engine, script: ScriptDirectory, tenant_heads: Seque
         if template_revisions(connection) == heads:
             return True
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BUILD_LOCK_KEY})
-        if template_revisions(connection) == heads:  # stored while this one waited
+        stored = template_revisions(connection)
+        if stored == heads:  # stored while this one waited
             return True
+        if stored is not None and not _known(script, stored):
+            return False  # stored by newer code: an older checkout must not replace it
         sql = render_template(script)
         if sql is None:
             connection.execute(text("DELETE FROM core.tenant_template"))
@@ -99,3 +109,11 @@ def ensure_template(engine: Engine, script: ScriptDirectory, tenant_heads: Seque
             {"revisions": list(heads), "ddl": sql},
         )
         return True
+
+
+def _known(script: ScriptDirectory, revisions: Sequence[str]) -> bool:
+    """True if every revision is in ``script`` (the template is not from newer code)."""
+    try:
+        return all(script.get_revision(revision) is not None for revision in revisions)
+    except (CommandError, RevisionError):
+        return False

@@ -61,7 +61,8 @@ def capture_tenant(engine: Engine, subdomain: str, dump: Path, *, schema_only: b
     """Dump ``subdomain``'s schema into ``dump`` and read the rest from the same snapshot.
 
     With ``schema_only`` the dump holds no rows, and every table's digest is that of an
-    empty table. Raises TenantNotFound, or BackupError if the schema has no version table.
+    empty table. Raises TenantNotFound, or BackupError if the schema has no version table
+    or its drop has begun.
     """
     with connect(engine) as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
@@ -69,6 +70,7 @@ def capture_tenant(engine: Engine, subdomain: str, dump: Path, *, schema_only: b
             stable_text(connection)
             tenant = find_tenant(connection, subdomain)
             schema = tenant.database_schema
+            _refuse_dropping(connection, tenant)
             snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             revisions = version_of(connection, schema)
             if not revisions:
@@ -101,6 +103,20 @@ def capture_tenant(engine: Engine, subdomain: str, dump: Path, *, schema_only: b
                 tenant_row=tenant_row,
                 children=children,
             )
+
+
+def _refuse_dropping(connection: Connection, tenant: TenantRecord) -> None:
+    """BackupError if a drop of the tenant's schema has begun: its data may be partly gone."""
+    # Imported here: toolkit.lifecycle imports toolkit.backup (drop and archive back up).
+    from toolkit.lifecycle import is_being_dropped
+
+    if is_being_dropped(connection, tenant.database_schema):
+        raise BackupError(
+            f"tenant {tenant.subdomain!r} cannot be backed up or cloned: a drop of its schema "
+            f"{tenant.database_schema} has begun and was interrupted, so some of its tables "
+            f"may be gone already; finish the drop with `tenantctl tenant drop "
+            f"{tenant.subdomain} --yes`"
+        )
 
 
 def stable_text(connection: Connection) -> None:

@@ -22,7 +22,7 @@ from toolkit.backup.bundle import (
 )
 from toolkit.backup.capture import capture_tenant
 from toolkit.backup.install import CorePolicy, Source, install
-from toolkit.backup.script import list_archive
+from toolkit.backup.script import foreign_entries
 from toolkit.errors import BackupError, BackupInvalid, BackupTooNew, ClientToolFailed
 from toolkit.migrations.branches import TENANT, BranchIndex
 from toolkit.migrations.config import alembic_config
@@ -157,9 +157,18 @@ def _check_restorable(bundle: Bundle) -> None:
     if not isinstance(rows, list) or len(rows) != 1:
         raise BackupInvalid(f"{path} holds no core.tenants row; use another copy")
     try:
-        list_archive(bundle.dump)
+        foreign = foreign_entries(bundle.dump, manifest.schema)
     except ClientToolFailed as exc:
         raise BackupInvalid(f"{path}: its schema dump is unreadable ({exc})") from None
+    if foreign:
+        shown = "; ".join(foreign[:3]) + (
+            f"; and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise BackupInvalid(
+            f"{path}: its schema dump holds {len(foreign)} entries outside schema "
+            f"{manifest.schema} ({shown}): it was not written by `tenantctl tenant backup` "
+            "or was altered; nothing was changed; use another copy of the backup"
+        )
 
 
 def _tenant_row(bundle: Bundle) -> dict[str, object]:

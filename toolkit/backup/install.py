@@ -5,6 +5,10 @@ name, so no migration run selects it), its rows are checked against the expected
 and then one transaction renames it to ``tenant_<subdomain>``, inserts the core rows with
 new keys, migrates the schema to tenant head and marks the tenant active. A process killed
 before that commit leaves only a temporary schema, which the next restore drops.
+
+A restore under the original subdomain may also repair a tenant whose schema was lost: if
+that subdomain is registered but has no schema (and is not still being provisioned), the
+same transaction replaces its core rows with the backup's.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from alembic import command
 from sqlalchemy import Connection, Engine, select, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from models import CORE_SCHEMA, Tenant, TenantStatus
 from toolkit.backup.bundle import TableDigest
@@ -44,6 +48,14 @@ TEMP_SCHEMA_PREFIX = "tenantctl_restore_"
 # drops the temporary schema of another that is still running.
 _INSTALL_LOCK_KEY = 0x746E7472
 _KEPT_STATUSES = (TenantStatus.ACTIVE.value, TenantStatus.SUSPENDED.value)
+# Unique constraints (models.base.NAMING_CONVENTION) that mean "this tenant exists already".
+_TENANT_TAKEN = frozenset({"uq_tenants_subdomain", "uq_tenants_database_schema"})
+# Unique constraints on values that a restore under another subdomain (--as) leaves out.
+_DETACHABLE = frozenset(
+    {"uq_tenant_api_keys_key_prefix", "uq_tenant_subscriptions_external_billing_id"}
+)
+_UNIQUE_VIOLATION = "23505"
+_DUPLICATE_SCHEMA = "42P06"
 
 
 class CorePolicy(enum.Enum):
@@ -72,40 +84,57 @@ def install(engine: Engine, source: Source, subdomain: str, policy: CorePolicy) 
     """Create tenant ``subdomain`` from ``source``; nothing is registered if any step fails.
 
     Raises TenantExists if the subdomain or its schema is taken, SchemaNotReady if core is
-    not at head, BackupInvalid if the restored rows do not match ``source.tables``.
+    not at head, BackupInvalid if the restored rows do not match ``source.tables``. With
+    ``CorePolicy.ALL`` a registered ``subdomain`` without a schema is not "taken": its core
+    rows are replaced by the source's (a restore repairing a tenant whose schema was lost).
     """
     schema = schema_for(validate_subdomain(subdomain))
     temp = TEMP_SCHEMA_PREFIX + secrets.token_hex(8)
     with connect(engine) as connection:
         try:
             with connection.begin():
-                _prepare(connection, subdomain, schema)
+                replaces = _prepare(connection, subdomain, schema, policy)
                 restore_renamed(engine.url, source.dump, source.schema, temp)
                 _verify(engine, temp, source)
-                return _adopt(connection, temp, subdomain, source, policy)
+                return _adopt(connection, temp, subdomain, source, policy, replaces)
         except BaseException:
             _drop_quietly(engine, temp)
             raise
 
 
-def _prepare(connection: Connection, subdomain: str, schema: str) -> None:
-    """Take the install lock, check that the target is free, drop interrupted restores."""
+def _prepare(connection: Connection, subdomain: str, schema: str, policy: CorePolicy) -> str | None:
+    """Take the install lock, check that the target is free, drop interrupted restores.
+
+    Returns the id of a schemaless registry row of ``subdomain`` that the install replaces
+    (locked until the install commits), or None.
+    """
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INSTALL_LOCK_KEY})
     require_core_at_head(connection, Heads.from_scripts())
-    _refuse_existing(connection, subdomain, schema)
+    replaces = _refuse_existing(connection, subdomain, schema, policy)
     _drop_leftovers(connection)
+    return replaces
 
 
 def _adopt(
-    connection: Connection, temp: str, subdomain: str, source: Source, policy: CorePolicy
+    connection: Connection,
+    temp: str,
+    subdomain: str,
+    source: Source,
+    policy: CorePolicy,
+    replaces: str | None,
 ) -> TenantRecord:
     """Rename ``temp`` to the tenant's schema, register it, bring it to tenant head."""
     schema = schema_for(subdomain)
     rename = f"ALTER SCHEMA {quote_identifier(temp)} RENAME TO {quote_identifier(schema)}"
-    connection.execute(text(rename))
+    try:
+        connection.execute(text(rename))
+    except DBAPIError as exc:
+        if _sqlstate(exc) == _DUPLICATE_SCHEMA:
+            raise _taken(subdomain, source, policy, f"schema {schema} was created") from None
+        raise
     if source.schema_only:
         _stamp(connection, schema, source.revisions)
-    status = _register(connection, subdomain, schema, source, policy)
+    status = _register(connection, subdomain, schema, source, policy, replaces)
     # env.py sees the open transaction and migrates the tenant inside a savepoint of it.
     options = RunOptions(selection=Selection(tenants=(subdomain,)))
     command.upgrade(alembic_config(connection=connection, options=options), f"{TENANT}@head")
@@ -113,8 +142,28 @@ def _adopt(
     return find_tenant(connection, subdomain)
 
 
-def _refuse_existing(connection: Connection, subdomain: str, schema: str) -> None:
-    if connection.execute(select(Tenant.id).where(Tenant.subdomain == subdomain)).first():
+def _refuse_existing(
+    connection: Connection, subdomain: str, schema: str, policy: CorePolicy
+) -> str | None:
+    """TenantExists if ``subdomain`` or ``schema`` is taken; see :func:`_prepare`."""
+    row = connection.execute(
+        select(Tenant.id, Tenant.status, Tenant.database_schema)
+        .where(Tenant.subdomain == subdomain)
+        .with_for_update()
+    ).first()
+    if row is not None:
+        schemaless = not schema_exists(connection, row.database_schema) and not schema_exists(
+            connection, schema
+        )
+        if policy is CorePolicy.ALL and schemaless:
+            if row.status == TenantStatus.PROVISIONING.value:
+                raise TenantExists(
+                    f"tenant {subdomain!r} is registered but still being provisioned: finish "
+                    f"it (`tenantctl tenant create {subdomain} --resume`) or drop it "
+                    f"(`tenantctl tenant drop {subdomain} --yes --no-backup`) before restoring"
+                )
+            log.info("tenant %s is registered without a schema: the restore replaces it", subdomain)
+            return str(row.id)
         raise TenantExists(
             f"tenant {subdomain!r} already exists: restore under another subdomain with "
             f"`--as NEWSUB`, or drop it first (`tenantctl tenant drop {subdomain} --yes`)"
@@ -124,6 +173,7 @@ def _refuse_existing(connection: Connection, subdomain: str, schema: str) -> Non
             f"schema {schema} already exists but no tenant {subdomain!r} is registered: drop "
             f"the stray schema (DROP SCHEMA {schema} CASCADE) or restore with `--as NEWSUB`"
         )
+    return None
 
 
 def _drop_leftovers(connection: Connection) -> None:
@@ -166,9 +216,18 @@ def _stamp(connection: Connection, schema: str, revisions: tuple[str, ...]) -> N
 
 
 def _register(
-    connection: Connection, subdomain: str, schema: str, source: Source, policy: CorePolicy
+    connection: Connection,
+    subdomain: str,
+    schema: str,
+    source: Source,
+    policy: CorePolicy,
+    replaces: str | None,
 ) -> str:
-    """Insert the core rows under new keys; returns the status the tenant ends in."""
+    """Insert the core rows under new keys; returns the status the tenant ends in.
+
+    ``replaces`` is the id of a registry row of ``subdomain`` without a schema: it is
+    deleted first (its child rows cascade), so the source's rows take its place.
+    """
     row = {key: value for key, value in source.tenant_row.items() if key != "id"}
     original_status = str(row.get("status"))
     row.update(subdomain=subdomain, database_schema=schema, status=TenantStatus.PROVISIONING.value)
@@ -187,6 +246,10 @@ def _register(
             if key in row
         }
     try:
+        if replaces is not None:
+            connection.execute(
+                text("DELETE FROM core.tenants WHERE id = CAST(:id AS uuid)"), {"id": replaces}
+            )
         tenant_id = _insert(connection, "tenants", row)
         if policy is not CorePolicy.TENANT_ROW:
             for table in CORE_CHILD_TABLES:
@@ -199,14 +262,59 @@ def _register(
                         values["external_billing_id"] = None
                     _insert(connection, table, values)
     except IntegrityError as exc:
-        raise BackupError(
-            f"cannot register tenant {subdomain!r} from {source.label}: {one_line(exc)}; "
-            "a unique value of the source (API key prefix, billing id) is in use: restore "
-            "with `--as NEWSUB`, which leaves those out"
-        ) from None
+        raise _conflict(exc, subdomain, source, policy) from None
     if policy is CorePolicy.TENANT_ROW or original_status not in _KEPT_STATUSES:
         return TenantStatus.ACTIVE.value
     return original_status
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate if isinstance(sqlstate, str) else None
+
+
+def _constraint(exc: DBAPIError) -> str | None:
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    return name if isinstance(name, str) else None
+
+
+def _taken(subdomain: str, source: Source, policy: CorePolicy, what: str) -> TenantExists:
+    """TenantExists for a tenant created under ``subdomain`` while the install ran."""
+    fix = (
+        "clone under another subdomain"
+        if policy is CorePolicy.TENANT_ROW
+        else "restore with `--as NEWSUB`"
+    )
+    return TenantExists(
+        f"cannot register tenant {subdomain!r} from {source.label}: {what} by someone "
+        f"else meanwhile, so tenant {subdomain!r} exists now; nothing was registered; {fix}"
+    )
+
+
+def _conflict(
+    exc: IntegrityError, subdomain: str, source: Source, policy: CorePolicy
+) -> TenantExists | BackupError:
+    """The error for a constraint violated by the source's core rows."""
+    constraint = _constraint(exc)
+    if _sqlstate(exc) == _UNIQUE_VIOLATION and constraint in _TENANT_TAKEN:
+        column = "subdomain" if constraint == "uq_tenants_subdomain" else "schema"
+        return _taken(subdomain, source, policy, f"its {column} was registered")
+    diag = getattr(exc.orig, "diag", None)
+    detail = getattr(diag, "message_detail", None) or one_line(exc)
+    if _sqlstate(exc) == _UNIQUE_VIOLATION:
+        kind = "is already in use"
+        if constraint in _DETACHABLE and policy is CorePolicy.ALL:
+            fix = "restore with `--as NEWSUB`, which leaves API keys and billing ids out"
+        else:
+            fix = "change or remove the row that holds that value, then restore again"
+    else:
+        kind = "is violated"
+        fix = "restore with a tenantctl release matching the backup's core revisions"
+    return BackupError(
+        f"cannot register tenant {subdomain!r} from {source.label}: constraint "
+        f"{constraint or 'unknown'} {kind} ({detail}); nothing was registered; {fix}"
+    )
 
 
 def _insert(connection: Connection, table: str, row: Mapping[str, Any]) -> str:

@@ -9,7 +9,6 @@ backoff a bounded number of times; any other error fails the tenant at once.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -221,7 +220,7 @@ class TenantMigrator:
                 raise PlanOutdated(exc.diag.message_primary or str(exc)) from None
             raise
         finally:
-            with contextlib.suppress(psycopg.Error):  # a dead connection is reopened later
+            if not driver.broken:  # a dead connection is reopened for the next tenant
                 driver.autocommit = False
 
     def _prelude(self, schema: str) -> str:
@@ -329,7 +328,7 @@ def require_versions_sql(
 ) -> str:
     """A statement that fails with PLAN_OUTDATED_SQLSTATE unless the version table (on the
     search path) holds exactly ``expected``; with ``lock`` it locks the rows it reads."""
-    wanted = quote_literal("{" + ",".join(expected) + "}")
+    wanted = "ARRAY[" + ", ".join(quote_literal(revision) for revision in expected) + "]"
     shown = ", ".join(sorted(expected)) or "base"
     message = quote_literal(
         f"{schema} {verb} %, not {shown} as planned (another process moved it since the "

@@ -26,6 +26,9 @@ RENDER_FLAG = "render_as_sql"
 # may start with a comment too, and must be kept.
 _RUNNING_LINE = re.compile(r"^-- Running [^\n]*$")
 _VERSION_TABLE_DDL = "CREATE TABLE alembic_version"
+# What ``op.get_context().autocommit_block()`` writes offline: such SQL cannot be replayed
+# inside one tenant transaction (nor by core.create_tenant_schema()).
+_TRANSACTION_CONTROL = re.compile(r"^(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END)\b", re.I)
 
 
 class _Statements:
@@ -81,6 +84,9 @@ def render_statements(
     # Alembic instead, which is slower but always correct.
     except Exception as exc:
         log.info("plan from %s is not renderable (%s); using Alembic", from_revisions, exc)
+        return None
+    if any(_TRANSACTION_CONTROL.match(chunk) for chunk in buffer.chunks):
+        log.info("plan from %s ends or begins a transaction; using Alembic", from_revisions)
         return None
     return [_tolerate_empty_version_table(chunk) for chunk in buffer.chunks]
 

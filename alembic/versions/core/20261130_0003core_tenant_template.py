@@ -21,12 +21,15 @@ down_revision: str | Sequence[str] | None = "0002core"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The function runs with search_path = pg_catalog and qualifies every name it uses itself;
-# its SET clauses restore the caller's settings when it returns.
+# The function runs as its owner (the role that migrates), so tenant schemas have one owner
+# whoever calls it; only roles granted EXECUTE may. Its search_path is pinned to pg_catalog
+# and every name it uses is qualified; its SET clauses restore the caller's settings when it
+# returns.
 CREATE_TENANT_SCHEMA = r"""
 CREATE FUNCTION core.create_tenant_schema(p_tenant_id uuid, p_schema text)
 RETURNS text
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET check_function_bodies = off
 AS $function$
@@ -110,6 +113,7 @@ def upgrade() -> None:
         schema="core",
     )
     op.execute(CREATE_TENANT_SCHEMA)
+    op.execute("REVOKE ALL ON FUNCTION core.create_tenant_schema(uuid, text) FROM PUBLIC")
 
 
 def downgrade() -> None:
