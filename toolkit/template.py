@@ -80,9 +80,10 @@ def render_template(script: ScriptDirectory) -> str | None:
 def ensure_template(engine: Engine, script: ScriptDirectory, tenant_heads: Sequence[str]) -> bool:
     """Store the template for ``tenant_heads`` unless it is there already.
 
-    Returns True if a template for those heads is stored, False if the scripts cannot be
-    rendered (then any older template is removed, so that nobody provisions from it) or
-    core has no template table yet.
+    Returns True if a template for those heads is stored; False if core has no template
+    table yet, if the stored one comes from newer code (it is kept: an older checkout must
+    not take it back), or if the scripts cannot be rendered (then any older template is
+    removed, so that nobody provisions from it). False means: provision through Alembic.
     """
     heads = tuple(sorted(tenant_heads))
     with connect(engine) as connection, transaction(connection):
