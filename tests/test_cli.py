@@ -1,6 +1,8 @@
 """The tenantctl CLI as a user runs it: output, JSON, exit codes, and clean one-line errors."""
 
 import json
+import subprocess
+import sys
 
 from cli_runner import tenantctl
 from sqlalchemy import text
@@ -116,3 +118,16 @@ def test_migrate_up_continue_on_error_reports_the_failed_tenant_and_exits_4(
     assert "tenant_acme" in result.stderr
     payload = json.loads(tenantctl(db_url, "migrate", "status", "--json").stdout)
     assert payload["behind"] == ["acme"]
+
+
+def test_a_command_ends_normally_under_a_profiler(tmp_path):
+    """tenantctl skips module teardown at exit, but not when a profiler must write its data."""
+    profile = tmp_path / "tenantctl.prof"
+    result = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "toolkit.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert profile.stat().st_size > 0

@@ -19,7 +19,10 @@ def exit_now(code: int | str | None) -> NoReturn:
     """Run exit handlers, flush stdout and stderr, and end the process with ``code``.
 
     ``code`` follows ``SystemExit.code``: None is 0, a string is printed to stderr and is 1.
+    Under a profiler or tracer the process exits normally instead.
     """
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        raise SystemExit(code)  # a profiler or coverage tool writes its data at a normal exit
     if isinstance(code, str):
         print(code, file=sys.stderr)
         code = 1
