@@ -32,11 +32,11 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
 
+from bench_database import add_database_url_option, fresh_database  # noqa: E402
 from scratch_scripts import add_tenant_revision, make_scratch_ini  # noqa: E402
 
 from toolkit import create_tenant, make_engine, upgrade_all  # noqa: E402
@@ -84,15 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; times are the medians")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="any database on the server to use; the bench creates its own database there",
-    )
+    add_database_url_option(parser)
     args = parser.parse_args(argv)
-    url = _fresh_database(args.database_url)
+    url = fresh_database(args.database_url, BENCH_DATABASE)
     engine = make_engine(url)
     results = []
     try:
@@ -187,16 +181,6 @@ def _drop_all(engine: Engine) -> None:
             connection.commit()
         connection.execute(text("DELETE FROM core.tenants"))
         connection.commit()
-
-
-def _fresh_database(server_url: str) -> str:
-    """Drop and create the bench database; returns its SQLAlchemy URL."""
-    parsed = make_url(server_url)
-    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(BENCH_DATABASE)}")
-        connection.execute(f"CREATE DATABASE {quote_identifier(BENCH_DATABASE)}")
-    return parsed.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
 def _print(results: list[Result]) -> None:

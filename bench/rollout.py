@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
 
+from bench_database import add_database_url_option, fresh_database  # noqa: E402
 from scratch_scripts import add_tenant_revision, make_scratch_ini  # noqa: E402
 
 from toolkit import RunOptions, make_engine, upgrade_all  # noqa: E402
@@ -86,13 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, nargs="+", default=[1000])
     parser.add_argument("--repeat", type=int, default=3, help="rounds per N; times are the medians")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="any database on the server to use; the bench creates its own database there",
-    )
+    add_database_url_option(parser)
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="tenantctl-bench-") as scratch:
@@ -104,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _bench(server_url: str, ini: Path, count: int, repeat: int) -> Result:
-    url = _fresh_database(server_url)
+    url = fresh_database(server_url, BENCH_DATABASE)
     engine = make_engine(url)
     try:
         started = time.perf_counter()
@@ -149,16 +144,6 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int) -> Result:
         noop_peak_rss_mb=noop_rss,
         repeat=repeat,
     )
-
-
-def _fresh_database(server_url: str) -> str:
-    """Drop and create the bench database; returns its SQLAlchemy URL."""
-    parsed = make_url(server_url)
-    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(BENCH_DATABASE)}")
-        connection.execute(f"CREATE DATABASE {quote_identifier(BENCH_DATABASE)}")
-    return parsed.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
 def _libpq(url: str) -> str:
