@@ -196,6 +196,24 @@ def _sleeping_backends(engine: Engine) -> list[int]:
         )
 
 
+def _busy_backends(engine: Engine) -> list[int]:
+    """Backends of this database (other than the asking one) running or in a transaction.
+
+    A tenant's message keeps running in the server after its runner is killed, and commits
+    or rolls back as a whole: a test must wait for it before it reads the tenants.
+    """
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+                    "AND state IS DISTINCT FROM 'idle'"
+                )
+            ).scalars()
+        )
+
+
 def _done_count(engine: Engine) -> int:
     return sum(step.status == "done" for step in _steps(engine))
 
@@ -627,7 +645,7 @@ def _assert_every_tenant_whole(engine: Engine, schemas: Sequence[str], run_id: i
 def _wait_until_the_run_is_gone(engine: Engine, pids: Sequence[int]) -> None:
     _wait_for(lambda: not any(map(_alive, pids)), "the workers to die with their runner")
     _wait_for(lambda: _lock_holder(engine) is None, "the rollout lock to be released")
-    _wait_for(lambda: not _sleeping_backends(engine), "the run's backends to end")
+    _wait_for(lambda: not _busy_backends(engine), "the run's backends to finish")
 
 
 def _assert_rerun_finishes(url: URL, ini: Path, engine: Engine, schemas: Sequence[str]) -> None:
