@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from cli_runner import alembic
+from registry_rows import register_unmigrated_tenant
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -73,21 +74,6 @@ def _schema_objects(engine: Engine, schema: str) -> set[tuple[str, str]]:
 def _version(engine: Engine, schema: str) -> tuple[str, ...]:
     with engine.connect() as connection:
         return version_of(connection, schema)
-
-
-def _register_unmigrated_tenant(engine: Engine, subdomain: str) -> str:
-    """A registered tenant whose schema exists but has never been migrated (no version table)."""
-    schema = f"tenant_{subdomain}"
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO core.tenants (subdomain, company_name, database_schema, status) "
-                "VALUES (:sub, :sub, :schema, 'active')"
-            ),
-            {"sub": subdomain, "schema": schema},
-        )
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    return schema
 
 
 def _upgrade_body_is_empty(path: Path) -> bool:
@@ -172,7 +158,7 @@ def test_core_upgrades_from_base_to_head_one_revision_at_a_time(blank_engine):
 def test_tenant_upgrades_from_base_to_head_one_revision_at_a_time(blank_engine):
     script = _script()
     upgrade_all(blank_engine, target=f"{CORE}@head")
-    schema = _register_unmigrated_tenant(blank_engine, "acme")
+    schema = register_unmigrated_tenant(blank_engine, "acme")
     assert _version(blank_engine, schema) == ()
     for revision in _revisions_base_first(script, TENANT):
         upgrade_all(blank_engine, target=f"{TENANT}@+1")
@@ -231,7 +217,7 @@ def test_autogenerate_at_head_finds_no_difference_between_models_and_migrations(
     branch, blank_url, blank_engine, scratch_ini
 ):
     upgrade_all(blank_engine)
-    _register_unmigrated_tenant(blank_engine, "x")
+    register_unmigrated_tenant(blank_engine, "x")
     upgrade_all(blank_engine)
 
     result = alembic(

@@ -5,6 +5,7 @@ import psycopg
 import pytest
 from catalog import catalog_of
 from cli_runner import alembic
+from registry_rows import register_unmigrated_tenant
 from scratch_scripts import add_tenant_revision
 from sqlalchemy import text
 
@@ -16,16 +17,7 @@ from toolkit.template import ensure_template, render_template, template_revision
 
 def _tenant_by_history(engine, subdomain):
     """A tenant registered by hand and migrated revision by revision from base by the runner."""
-    schema = f"tenant_{subdomain}"
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO core.tenants (subdomain, company_name, database_schema, status) "
-                "VALUES (:sub, :sub, :schema, 'active')"
-            ),
-            {"sub": subdomain, "schema": schema},
-        )
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    schema = register_unmigrated_tenant(engine, subdomain)
     upgrade_all(engine, tenants=[subdomain])
     return schema
 

@@ -11,7 +11,6 @@ import functools
 import uuid
 
 import psycopg.errors
-from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -19,11 +18,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from models import Tenant, TenantStatus
 from toolkit.db import connect
 from toolkit.errors import TenantctlError, TenantExists, TenantStateError
-from toolkit.migrations.branches import TENANT
-from toolkit.migrations.config import alembic_config, project_scripts
-from toolkit.migrations.options import RunOptions
+from toolkit.migrations.config import project_scripts
+from toolkit.migrations.runner import upgrade_within
 from toolkit.migrations.status import Heads, require_core_at_head
-from toolkit.migrations.targeting import Selection
 from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant
 from toolkit.sql import create_schema
@@ -105,9 +102,7 @@ def _refused(
 def _migrate_through_alembic(connection: Connection, subdomain: str, schema: str) -> None:
     """The slow path, when the scripts cannot be rendered: every revision through Alembic."""
     connection.execute(text(create_schema(schema)))
-    # env.py sees the open transaction and migrates the tenant inside a savepoint of it.
-    options = RunOptions(selection=Selection(tenants=(subdomain,)))
-    command.upgrade(alembic_config(connection=connection, options=options), f"{TENANT}@head")
+    upgrade_within(connection, subdomain)
     connection.execute(
         update(Tenant).where(Tenant.subdomain == subdomain).values(status=TenantStatus.ACTIVE.value)
     )

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
@@ -32,11 +31,8 @@ from toolkit.backup.capture import CORE_CHILD_TABLES, stable_text, table_digests
 from toolkit.backup.script import restore_renamed
 from toolkit.db import connect
 from toolkit.errors import BackupError, BackupInvalid, TenantExists, one_line
-from toolkit.migrations.branches import TENANT
-from toolkit.migrations.config import alembic_config
-from toolkit.migrations.options import RunOptions
+from toolkit.migrations.runner import upgrade_within
 from toolkit.migrations.status import VERSION_TABLE, Heads, require_core_at_head
-from toolkit.migrations.targeting import Selection
 from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant, schema_exists
 from toolkit.sql import drop_schema, quote_identifier
@@ -135,9 +131,7 @@ def _adopt(
     if source.schema_only:
         _stamp(connection, schema, source.revisions)
     status = _register(connection, subdomain, schema, source, policy, replaces)
-    # env.py sees the open transaction and migrates the tenant inside a savepoint of it.
-    options = RunOptions(selection=Selection(tenants=(subdomain,)))
-    command.upgrade(alembic_config(connection=connection, options=options), f"{TENANT}@head")
+    upgrade_within(connection, subdomain)
     connection.execute(update(Tenant).where(Tenant.subdomain == subdomain).values(status=status))
     return find_tenant(connection, subdomain)
 

@@ -11,17 +11,19 @@ from dataclasses import dataclass, field, replace
 
 from alembic import command
 from alembic.util import CommandError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from models import CORE_SCHEMA, RunOutcome
 from toolkit.db import connect
 from toolkit.errors import MigrationFailed, RunNotFound, SchemaNotReady, TenantctlError
 from toolkit.migrations import journal
+from toolkit.migrations.branches import TENANT
 from toolkit.migrations.config import alembic_config
 from toolkit.migrations.events import Event, EventHandler, RunFinished, RunStarted, SchemaOutcome
 from toolkit.migrations.journal import journal_exists
 from toolkit.migrations.options import OnError, RunOptions, options_from_json
 from toolkit.migrations.status import read_versions
+from toolkit.migrations.targeting import Selection
 
 
 @dataclass
@@ -45,6 +47,14 @@ class RunReport:
             self.outcomes.append(event)
         else:
             self.finished = event
+
+
+def upgrade_within(connection: Connection, subdomain: str) -> None:
+    """Migrate one registered tenant, whatever its status, to tenant head inside the
+    caller's open transaction (env.py runs it in a savepoint of it, without lock or
+    journal): for a schema that is being created or restored, which no run may see yet."""
+    options = RunOptions(selection=Selection(tenants=(subdomain,)))
+    command.upgrade(alembic_config(connection=connection, options=options), f"{TENANT}@head")
 
 
 def upgrade_all(
