@@ -36,6 +36,7 @@ from models.tenant import (
     User,
     UserRole,
 )
+from models.tenant_version import TenantVersionRecord
 
 __all__ = [
     "CORE_SCHEMA",
@@ -67,6 +68,7 @@ __all__ = [
     "TenantUsage",
     "TenantUser",
     "TenantUserRole",
+    "TenantVersionRecord",
     "TimestampMixin",
     "User",
     "UserRole",

@@ -1,5 +1,5 @@
-"""A schema's catalog as comparable sets: tables, columns, constraints, indexes, sequences
-and grants, with the schema's own name written as ``<schema>``."""
+"""A schema's catalog as comparable sets: tables, columns, constraints, indexes, sequences,
+triggers and grants, with the schema's own name written as ``<schema>``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,11 @@ _QUERIES = {
                            AND dep.classid = 'pg_class'::regclass
                            AND dep.deptype IN ('a', 'i')), '')
         FROM pg_sequences s WHERE s.schemaname = :schema
+    """,
+    "triggers": """
+        SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid)
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE c.relnamespace = CAST(:schema AS regnamespace) AND NOT t.tgisinternal
     """,
     "schema_grants": """
         SELECT coalesce(nspacl::text, '') FROM pg_namespace WHERE nspname = :schema

@@ -48,7 +48,8 @@ def _revisions_base_first(script: ScriptDirectory, branch: str) -> list[str]:
 
 
 def _schema_objects(engine: Engine, schema: str) -> set[tuple[str, str]]:
-    """Tables, indexes, sequences and constraints of ``schema``, without Alembic's version table."""
+    """Tables, indexes, sequences, constraints and triggers of ``schema``, without Alembic's
+    version table."""
     with engine.connect() as connection:
         relations = connection.execute(
             text(
@@ -64,9 +65,17 @@ def _schema_objects(engine: Engine, schema: str) -> set[tuple[str, str]]:
             ),
             {"schema": schema},
         ).all()
+        triggers = connection.execute(
+            text(
+                "SELECT 'trigger', t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :schema AND NOT t.tgisinternal"
+            ),
+            {"schema": schema},
+        ).all()
     return {
         (kind, name)
-        for kind, name in [*relations, *constraints]
+        for kind, name in [*relations, *constraints, *triggers]
         if not name.startswith("alembic_version")
     }
 

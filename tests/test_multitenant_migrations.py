@@ -6,6 +6,7 @@ import re
 import subprocess
 
 import pytest
+from alembic.script import ScriptDirectory
 from conftest import alembic, tenantctl
 from sqlalchemy import Engine, text
 
@@ -17,6 +18,7 @@ from toolkit import (
     migration_status,
     upgrade_all,
 )
+from toolkit.migrations.config import alembic_config
 from toolkit.migrations.status import Heads, read_versions
 
 HEADS = Heads.from_scripts()
@@ -121,16 +123,18 @@ def test_upgrade_heads_on_an_empty_database_then_tenant_create_puts_both_at_head
     assert _tables(blank_engine, "tenant_acme") >= TENANT_TABLES
 
 
-def test_downgrade_tenant_minus_one_empties_every_tenant_and_upgrade_heads_restores_them(
+def test_downgrade_tenant_minus_one_moves_every_tenant_back_and_upgrade_heads_restores_them(
     db_url, engine, make_tenants
 ):
     schemas = make_tenants("acme", "beta", "gamma")
     core_before = _tables(engine, "core")
+    (head,) = HEADS.tenant
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head).down_revision
 
     down = alembic(db_url, "downgrade", "tenant@-1")
 
     assert down.returncode == 0, _output(down)
-    assert all(_at_base(engine, schema) for schema in schemas)
+    assert _versions(engine, *schemas) == dict.fromkeys(schemas, (previous,))
     assert _versions(engine, "core")["core"] == HEADS.core
     assert _tables(engine, "core") == core_before
     with engine.connect() as connection:

@@ -29,6 +29,7 @@ def test_fast_path_and_history_build_identical_catalogs(engine):
         fast_catalog = catalog_of(connection, fast)
         slow_catalog = catalog_of(connection, slow)
     assert fast_catalog["tables"], "the catalog query found no tables"
+    assert fast_catalog["triggers"], "the catalog query found no triggers"
     assert fast_catalog == slow_catalog
 
 

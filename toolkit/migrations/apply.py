@@ -40,6 +40,8 @@ CREATE_VERSION_TABLE = (
 )
 _LOCK_VERSIONS = "SELECT version_num FROM alembic_version FOR UPDATE"
 _READ_VERSIONS = "SELECT version_num FROM alembic_version"
+# Changes nothing but fires the statement trigger that records the table in core (0002tenant).
+_TOUCH_VERSIONS = "UPDATE alembic_version SET version_num = version_num"
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class TenantMigrator:
         # is recorded against the tenant, and the run goes on as its policy says.
         except Exception as exc:
             error = one_line(_first_cause(exc))
+            if isinstance(exc, PlanOutdated):
+                self._refresh_record(task.schema)
             if _is_lock_timeout(exc) and task.attempt <= limits.lock_retries:
                 backoff = limits.retry_backoff * 2 ** (task.attempt - 1)
                 return self._outcome(task, group, started, error, retry_in=backoff)
@@ -222,6 +226,22 @@ class TenantMigrator:
         finally:
             if not driver.broken:  # a dead connection is reopened for the next tenant
                 driver.autocommit = False
+
+    def _refresh_record(self, schema: str) -> None:
+        """Rewrite ``schema``'s row in ``core.tenant_versions`` from its version table.
+
+        The plan came from that record; if it was stale (someone changed the table with
+        triggers disabled), touching the table fires the trigger, so the next run plans from
+        the truth instead of failing the same way again.
+        """
+        try:
+            connection = self._live_connection()
+            with transaction(connection):
+                driver = connection.connection.driver_connection
+                assert isinstance(driver, psycopg.Connection)
+                driver.execute(f"{self._prelude(schema)}; {_TOUCH_VERSIONS}")
+        except Exception as exc:  # the failure being reported matters more than this repair
+            log.warning("could not refresh the version record of %s: %s", schema, one_line(exc))
 
     def _prelude(self, schema: str) -> str:
         limits = self.plan.limits

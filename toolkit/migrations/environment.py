@@ -168,7 +168,7 @@ class _Run:
             records = select_tenants(connection, self.options.selection)
         if owned:
             connection.commit()  # read_versions then commits between chunks of schemas
-        versions = read_versions(connection, [CORE_SCHEMA, *schemas_of(records)])
+        versions = read_versions(connection, [CORE_SCHEMA, *schemas_of(records)], recorded=True)
         if owned:
             connection.commit()
         core_from = versions.get(CORE_SCHEMA, ())

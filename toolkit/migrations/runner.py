@@ -154,7 +154,7 @@ def resume_run(
         # Only tenants still where the run found them: a relative target such as
         # tenant@-1 must never move a tenant that something else has moved since.
         connection.commit()  # read_versions then reads in short transactions of its own
-        versions = read_versions(connection, [step.schema for step in left.steps])
+        versions = read_versions(connection, [step.schema for step in left.steps], recorded=True)
     whole_run = any(step.schema == CORE_SCHEMA for step in left.steps) or (
         not left.planned_any and run.outcome != RunOutcome.SUCCEEDED.value
     )

@@ -1,0 +1,140 @@
+"""core.tenant_versions: the trigger keeps each tenant's record equal to its version table,
+and readers fall back to the table wherever there is no record to trust."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from toolkit import MigrationFailed, OnError, downgrade_all, drop_tenant, rename_tenant, upgrade_all
+from toolkit.migrations.status import Heads, migration_status, read_versions
+
+HEADS = Heads.from_scripts()
+
+
+def _records(engine) -> dict[str, tuple[str, ...]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT t.subdomain, v.revisions FROM core.tenant_versions v "
+                "JOIN core.tenants t ON t.id = v.tenant_id"
+            )
+        )
+        return {subdomain: tuple(sorted(revisions)) for subdomain, revisions in rows}
+
+
+def _table_versions(engine, schemas) -> dict[str, tuple[str, ...]]:
+    with engine.connect() as connection:
+        return read_versions(connection, schemas)
+
+
+def _status_versions(engine) -> dict[str, tuple[str, ...]]:
+    with engine.connect() as connection:
+        report = migration_status(connection, HEADS)
+    return {version.tenant.subdomain: version.revisions for version in report.tenants}
+
+
+def test_a_new_tenant_is_recorded_at_head(engine, make_tenants):
+    make_tenants("acme", "globex")
+
+    assert _records(engine) == {"acme": HEADS.tenant, "globex": HEADS.tenant}
+
+
+def test_every_move_of_the_version_table_is_recorded(engine, make_tenants):
+    schemas = make_tenants("acme", "globex")
+
+    downgrade_all(engine, "tenant@-1", tenants=["acme"])
+    upgrade_all(engine, tenants=["acme"])
+    with engine.begin() as connection:  # a stamp by hand is a change of the table too
+        connection.execute(text("UPDATE tenant_globex.alembic_version SET version_num = 'x1'"))
+
+    assert _records(engine) == {"acme": HEADS.tenant, "globex": ("x1",)}
+    assert _table_versions(engine, schemas) == {
+        "tenant_acme": HEADS.tenant,
+        "tenant_globex": ("x1",),
+    }
+
+
+def test_below_the_trigger_revision_the_record_is_removed_and_the_table_read(engine, make_tenants):
+    make_tenants("acme", "globex")
+
+    downgrade_all(engine, "0001tenant", tenants=["acme"])
+
+    assert "acme" not in _records(engine)
+    assert _status_versions(engine) == {"acme": ("0001tenant",), "globex": HEADS.tenant}
+
+
+def test_status_reads_the_record_and_the_table_only_where_there_is_none(engine, make_tenants):
+    make_tenants("acme", "globex", "initech")
+    with engine.begin() as connection:
+        # Make record and table disagree on purpose, so the test shows which one is read.
+        connection.execute(
+            text(
+                "UPDATE core.tenant_versions SET revisions = '{recorded}' WHERE tenant_id = "
+                "(SELECT id FROM core.tenants WHERE subdomain = 'acme')"
+            )
+        )
+        connection.execute(
+            text(
+                "DELETE FROM core.tenant_versions WHERE tenant_id = "
+                "(SELECT id FROM core.tenants WHERE subdomain = 'globex')"
+            )
+        )
+        connection.execute(text("DROP TABLE tenant_initech.alembic_version"))
+
+    assert _status_versions(engine) == {
+        "acme": ("recorded",),
+        "globex": HEADS.tenant,  # no record: its own table
+        "initech": (),  # no version table: nothing, whatever the record says
+    }
+    # Readers that must be exact never take the record.
+    assert _table_versions(engine, ["tenant_acme"]) == {"tenant_acme": HEADS.tenant}
+
+
+def test_a_stale_record_fails_one_run_then_heals(engine, make_tenants):
+    schemas = make_tenants("acme", "globex")
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE tenant_acme.alembic_version DISABLE TRIGGER ALL"))
+        connection.execute(text("UPDATE tenant_acme.alembic_version SET version_num = 'x1'"))
+        connection.execute(text("ALTER TABLE tenant_acme.alembic_version ENABLE TRIGGER ALL"))
+    assert _records(engine)["acme"] == HEADS.tenant  # stale: the table says x1
+
+    with pytest.raises(MigrationFailed) as failed:
+        downgrade_all(
+            engine, "tenant@-1", on_error=OnError.CONTINUE
+        )  # planned from the record: 0002tenant -> 0001tenant
+
+    assert [failure.schema for failure in failed.value.failures] == ["tenant_acme"]
+    assert "is at x1, not" in failed.value.failures[0].error
+    assert _records(engine)["acme"] == ("x1",)  # the failure rewrote the record
+    assert _table_versions(engine, schemas) == {
+        "tenant_acme": ("x1",),
+        "tenant_globex": ("0001tenant",),
+    }
+
+
+def test_rename_keeps_the_record_and_drop_removes_it(engine, make_tenants):
+    make_tenants("acme", "globex")
+
+    rename_tenant(engine, "acme", "acme-two")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE tenant_acme_two.alembic_version SET version_num = 'x2'"))
+    drop_tenant(engine, "globex", backup=False)
+
+    assert _records(engine) == {"acme-two": ("x2",)}
+
+
+def test_a_schema_no_tenant_owns_records_nothing(engine, make_tenants):
+    make_tenants("acme")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE SCHEMA scratch"))
+        connection.execute(text("CREATE TABLE scratch.alembic_version (version_num text)"))
+        connection.execute(
+            text(
+                "CREATE TRIGGER record_tenant_version AFTER INSERT ON scratch.alembic_version "
+                "FOR EACH STATEMENT EXECUTE FUNCTION core.record_tenant_version()"
+            )
+        )
+        connection.execute(text("INSERT INTO scratch.alembic_version VALUES ('x')"))
+
+    assert _records(engine) == {"acme": HEADS.tenant}
