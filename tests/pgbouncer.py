@@ -110,6 +110,7 @@ def _owned_directory() -> Path:
 def _wait_until_accepting(
     process: subprocess.Popen[bytes], bouncer: Bouncer, config: BouncerConfig
 ) -> None:
+    """Return once a client can log in; raise with the log if PgBouncer died or timed out."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
         if process.poll() is not None:
@@ -151,6 +152,7 @@ def _start(config: BouncerConfig, directory: Path) -> tuple[subprocess.Popen[byt
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (PgBouncer's fast shutdown), then wait; SIGKILL only if it hangs."""
     process.terminate()
     try:
         process.wait(timeout=STOP_TIMEOUT_SECONDS)
