@@ -16,8 +16,10 @@ from typing import Any
 import psycopg
 import pytest
 from cli_runner import alembic, tenantctl  # noqa: F401  (re-exported for tests)
+from pgbouncer import pgbouncer, pgbouncer_url  # noqa: F401  (re-exported for tests)
 from pytest_postgresql import factories
 from pytest_postgresql.executors import NoopExecutor
+from redis_service import redis_client, redis_prefix  # noqa: F401  (re-exported for tests)
 from scratch_scripts import VERSIONS_DIR, make_scratch_ini
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL

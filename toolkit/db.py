@@ -14,6 +14,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from toolkit.errors import ConfigurationError, DatabaseUnreachable
 
 CONNECT_TIMEOUT_SECONDS = 5
+# psycopg's connect() keyword: run a statement this many times before preparing it; None: never.
+PREPARE_THRESHOLD = "prepare_threshold"
 log = logging.getLogger("tenantctl")
 
 
@@ -44,11 +46,34 @@ def mask_url(url: str | URL) -> str:
         return "<unparseable URL>"
 
 
-def make_engine(url: str | URL, **engine_options: Any) -> Engine:
-    """A SQLAlchemy engine for ``url`` with a bounded connect timeout."""
+def make_engine(
+    url: str | URL, *, transaction_pooler: bool = False, **engine_options: Any
+) -> Engine:
+    """A SQLAlchemy engine for ``url`` with a bounded connect timeout.
+
+    Pass ``transaction_pooler=True`` when ``url`` points at a pooler in transaction mode
+    (PgBouncer ``pool_mode = transaction``). Such a pooler hands each transaction whichever
+    server connection is free, while psycopg prepares a statement on its server session after
+    it has run a few times (``prepare_threshold``, 5 by default) and then refers to it by
+    name: on another server connection that name is missing ("prepared statement ... does
+    not exist") or already taken by another client ("... already exists"). The flag sets
+    ``prepare_threshold=None``, so psycopg never prepares. PgBouncer tracks prepared
+    statements only from 1.21 on, and only with ``max_prepared_statements`` set; Debian
+    bookworm ships 1.18. Tenant sessions need nothing more: ``tenant_session`` keeps no
+    state on the connection. (A migration run's session lock still needs a direct URL.)
+    """
     parsed = parse_url(url)
-    connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    connect_args.update(engine_options.pop("connect_args", {}))
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    if transaction_pooler:
+        connect_args[PREPARE_THRESHOLD] = None
+    extra = engine_options.pop("connect_args", {})
+    if transaction_pooler and extra.get(PREPARE_THRESHOLD, None) is not None:
+        raise ConfigurationError(
+            f"connect_args {PREPARE_THRESHOLD}={extra[PREPARE_THRESHOLD]!r} contradicts "
+            f"transaction_pooler=True for {mask_url(parsed)}: a transaction pooler cannot "
+            f"keep prepared statements; drop {PREPARE_THRESHOLD} from connect_args"
+        )
+    connect_args.update(extra)
     return create_engine(parsed, connect_args=connect_args, **engine_options)
 
 
