@@ -148,7 +148,8 @@ def test_api_key_is_stored_only_as_its_hash(engine, seeded):
     for tenant in seeded.tenants:
         plain = tenant.api_key
         key_id, secret = parse_key(plain)
-        assert by_subdomain[tenant.subdomain] == (key_id, hashlib.sha256(secret.encode()).hexdigest())
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        assert by_subdomain[tenant.subdomain] == (key_id, digest)
         assert plain not in dumped
         assert secret not in dumped
         assert verify(engine, plain, "orders:read").subdomain == tenant.subdomain

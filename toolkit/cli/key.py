@@ -59,16 +59,17 @@ def list_(ctx: typer.Context, subdomain: SubdomainArgument, as_json: JsonFlag = 
         [
             key.key_id,
             key.name,
-            ",".join(key.scopes) or "-",
+            ", ".join(key.scopes) or "-",
             key.state,
-            _when(key.created_at),
-            _when(key.expires_at),
-            _when(key.last_used_at),
+            _when(key.expires_at, short=True),
+            _when(key.last_used_at, short=True),
         ]
         for key in keys
     ]
-    columns = ["key id", "name", "scopes", "state", "created", "expires", "last used"]
-    console.print(table(f"{len(keys)} API key(s) of {subdomain}", columns, rows))
+    columns = ["key id", "name", "scopes", "state", "expires (UTC)", "last used (UTC)"]
+    listing = table(f"{len(keys)} API key(s) of {subdomain}", columns, rows)
+    listing.columns[0].no_wrap = True  # an id is copied whole into revoke and rotate
+    console.print(listing)
 
 
 @app.command("revoke")
@@ -148,7 +149,8 @@ def _info_json(info: ApiKeyInfo) -> dict[str, Any]:
     return {**dataclasses.asdict(info), "scopes": list(info.scopes)}
 
 
-def _when(moment: datetime.datetime | None) -> str:
+def _when(moment: datetime.datetime | None, *, short: bool = False) -> str:
     if moment is None:
         return "never"
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    shown = moment.astimezone(datetime.UTC)
+    return shown.strftime("%Y-%m-%d %H:%M") if short else shown.strftime("%Y-%m-%d %H:%M:%S UTC")
