@@ -341,3 +341,18 @@ def test_the_store_is_redis_when_redis_url_is_set(engine):
     chosen = session_store(engine, {"REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/0"})
     assert isinstance(chosen, RedisSessionStore)
     assert chosen.client.ping()
+
+
+def test_revoke_tenant_ends_the_sessions_of_all_its_admins_only(engine, sessions, owner):
+    add_admin(engine, "acme", "second@acme.example")
+    add_admin(engine, "globex", "owner@globex.example")
+    acme = [
+        sessions.login("acme", email, PASSWORD)
+        for email in ("owner@acme.example", "second@acme.example")
+    ]
+    globex = sessions.login("globex", "owner@globex.example", PASSWORD)
+    assert sessions.revoke_tenant("acme") == 2
+    for issued in acme:
+        with pytest.raises(InvalidSession):
+            sessions.verify(issued.token)
+    assert sessions.verify(globex.token)

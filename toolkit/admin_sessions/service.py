@@ -175,6 +175,17 @@ class AdminSessions:
         log.info("revoked %d session(s) of admin %s", removed, user_id)
         return removed
 
+    def revoke_tenant(self, tenant: str) -> int:
+        """End every session of every admin of ``tenant`` (e.g. when it is suspended)."""
+        subdomain = normalize_tenant_ref(tenant)
+        with connect(self.engine) as connection:
+            user_ids = connection.scalars(
+                select(TenantUser.id)
+                .join(Tenant, Tenant.id == TenantUser.tenant_id)
+                .where(Tenant.subdomain == subdomain)
+            ).all()
+        return sum(self.revoke_all(user_id) for user_id in user_ids)
+
     def _issue(
         self,
         user_id: uuid.UUID,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
@@ -69,17 +70,9 @@ def verify(engine: Engine, plaintext: str, required_scope: str | None = None) ->
             .where(TenantApiKey.key_id == parsed.key_id)
         ).one_or_none()
         matches = digests_match(parsed.secret, row.key_hash if row else _DUMMY_DIGEST)
-        if row is None or not matches or row.revoked or row.expired:
-            reason = (
-                "unknown key id"
-                if row is None
-                else "wrong secret"
-                if not matches
-                else "revoked"
-                if row.revoked
-                else "expired"
-            )
-            log.debug("API key %s refused: %s", parsed.key_id, reason)
+        refused = _refusal(row, matches)
+        if row is None or refused:
+            log.debug("API key %s refused: %s", parsed.key_id, refused)
             raise InvalidApiKey(REFUSED)
         connection.execute(
             update(TenantApiKey).where(TenantApiKey.id == row.id).values(last_used_at=func.now())
@@ -100,3 +93,16 @@ def verify(engine: Engine, plaintext: str, required_scope: str | None = None) ->
             "use a key with that scope or create one with --scopes"
         )
     return identity
+
+
+def _refusal(row: Any, matches: bool) -> str | None:
+    """Why the key is refused (for the debug log only), or None if it is good."""
+    if row is None:
+        return "unknown key id"
+    if not matches:
+        return "wrong secret"
+    if row.revoked:
+        return "revoked"
+    if row.expired:
+        return "expired"
+    return None
