@@ -7,6 +7,7 @@ from models.base import CORE_SCHEMA, NAMING_CONVENTION, CoreBase, TenantBase
 from models.core import (
     SubscriptionStatus,
     Tenant,
+    TenantAdminSession,
     TenantApiKey,
     TenantStatus,
     TenantSubscription,
@@ -60,6 +61,7 @@ __all__ = [
     "StepStatus",
     "SubscriptionStatus",
     "Tenant",
+    "TenantAdminSession",
     "TenantApiKey",
     "TenantBase",
     "TenantStatus",

@@ -135,14 +135,18 @@ class TenantSubscription(TimestampMixin, CoreBase):
 
 
 class TenantApiKey(TimestampMixin, CoreBase):
-    """A service API key. Only its hash is stored; the key is shown once at creation."""
+    """A service API key ``tc_<key_id>_<secret>`` (``toolkit.api_keys``).
+
+    ``key_id`` is the public part that finds the row; of the secret only its SHA-256 digest
+    (``key_hash``) is stored, so the key is shown once, at creation.
+    """
 
     __tablename__ = "tenant_api_keys"
 
     id: Mapped[UuidPk]
     tenant_id: Mapped[uuid.UUID] = _tenant_fk(index=True)
     name: Mapped[str] = mapped_column(String(100))
-    key_prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(128))
     scopes: Mapped[TextList]
     expires_at: Mapped[Timestamp | None]
@@ -150,6 +154,33 @@ class TenantApiKey(TimestampMixin, CoreBase):
     last_used_at: Mapped[Timestamp | None]
 
     tenant: Mapped[Tenant] = relationship(back_populates="api_keys")
+
+
+class TenantAdminSession(CoreBase):
+    """A logged-in tenant admin (``toolkit.admin_sessions``, PostgreSQL store).
+
+    Only the SHA-256 digest of the session token is stored. ``role`` is the admin's role
+    when the session was issued: a change of privileges renews the session (new token).
+    A session ends at ``idle_expires_at`` (moved forward by each use, never past
+    ``absolute_expires_at``) or at ``absolute_expires_at``, whichever comes first.
+    """
+
+    __tablename__ = "tenant_admin_sessions"
+
+    id: Mapped[UuidPk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("core.tenant_users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk(index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[Timestamp]
+    last_seen_at: Mapped[Timestamp]
+    idle_expires_at: Mapped[Timestamp] = mapped_column(index=True)
+    absolute_expires_at: Mapped[Timestamp]
 
 
 class TenantUsage(CoreBase):

@@ -80,7 +80,7 @@ def _fill(engine: Engine, schema: str = "tenant_acme") -> None:
         INSERT INTO core.tenant_users (tenant_id, email, password_hash, role)
             SELECT id, 'owner@acme.io', '$argon2id$stored-hash', 'owner' FROM t;
         WITH t AS (SELECT id FROM core.tenants WHERE subdomain = 'acme')
-        INSERT INTO core.tenant_api_keys (tenant_id, name, key_prefix, key_hash, scopes)
+        INSERT INTO core.tenant_api_keys (tenant_id, name, key_id, key_hash, scopes)
             SELECT id, 'ci', 'tk_acme01', 'sha256:abc', '{read}' FROM t;
         WITH t AS (SELECT id FROM core.tenants WHERE subdomain = 'acme')
         INSERT INTO core.tenant_subscriptions (tenant_id, plan, status, current_period_start,
@@ -234,7 +234,7 @@ def test_restore_after_drop_brings_the_tenant_back_with_its_api_keys(engine, bac
     record = restore_tenant(engine, path)
     assert record.database_schema == "tenant_acme"
     assert _digests(engine, "tenant_acme") == dict(manifest.tables)
-    keys = _sql(engine, "SELECT key_prefix, key_hash FROM core.tenant_api_keys")
+    keys = _sql(engine, "SELECT key_id, key_hash FROM core.tenant_api_keys")
     assert keys == [("tk_acme01", "sha256:abc")]
     billing = _sql(engine, "SELECT external_billing_id FROM core.tenant_subscriptions")
     assert billing == [("cus_123",)]
@@ -266,7 +266,7 @@ def test_restore_repairs_a_registered_tenant_whose_schema_was_lost(engine, backu
     assert _digests(engine, "tenant_acme") == dict(manifest.tables)
     subdomains, schemas, counts = _state(engine)
     assert (subdomains, schemas, counts) == (["acme"], ["tenant_acme"], (1, 1, 1, 1))
-    keys = _sql(engine, "SELECT key_prefix FROM core.tenant_api_keys")
+    keys = _sql(engine, "SELECT key_id FROM core.tenant_api_keys")
     assert keys == [("tk_acme01",)]
 
 
@@ -313,11 +313,11 @@ def test_a_unique_value_in_use_is_named_by_its_constraint(engine, backup, make_t
     make_tenants("other")
     _sql(
         engine,
-        "INSERT INTO core.tenant_api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
+        "INSERT INTO core.tenant_api_keys (tenant_id, name, key_id, key_hash, scopes) "
         "SELECT id, 'ci', 'tk_acme01', 'sha256:x', '{read}' FROM core.tenants",
     )
     before = _state(engine)
-    with pytest.raises(BackupError, match="constraint uq_tenant_api_keys_key_prefix is already"):
+    with pytest.raises(BackupError, match="constraint uq_tenant_api_keys_key_id is already"):
         restore_tenant(engine, path)
     assert _state(engine) == before
 

@@ -1,12 +1,10 @@
-"""Secrets kept as hashes: scrypt admin passwords and SHA-256 API keys."""
-
-import base64
-import hashlib
+"""Admin passwords kept as argon2id hashes: verify, reject, rehash when parameters change."""
 
 import pytest
+from argon2 import PasswordHasher
 
-from toolkit.api_keys import generate_api_key, hash_api_key
-from toolkit.passwords import hash_password, verify_password
+from toolkit.errors import PasswordHashInvalid
+from toolkit.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 
 
 def test_password_hash_verifies_and_rejects_a_wrong_password():
@@ -16,25 +14,24 @@ def test_password_hash_verifies_and_rejects_a_wrong_password():
     assert not verify_password("", stored)
 
 
-def test_password_hash_carries_its_parameters_and_a_fresh_salt():
+def test_password_hash_is_argon2id_with_its_parameters_and_a_fresh_salt():
     first, second = hash_password("s3cret"), hash_password("s3cret")
     assert first != second
-    algorithm, n, r, p, salt, digest = first.split("$")
-    assert (algorithm, n, r, p) == ("scrypt", "32768", "8", "1")
+    _, algorithm, version, parameters, salt, digest = first.split("$")
+    assert (algorithm, version) == ("argon2id", "v=19")
+    assert parameters == "m=65536,t=3,p=4"
     assert salt
     assert digest
+    assert first.split("$")[4] != second.split("$")[4]
     assert "s3cret" not in first
+    assert not needs_rehash(first)
 
 
-def test_hash_with_other_parameters_still_verifies():
-    salt = hash_password("pw").split("$")[4]
-    # Encode the same password at n=1024 by hand: parameters come from the stored string.
-    raw_salt = base64.urlsafe_b64decode(salt + "=" * (-len(salt) % 4))
-    digest = hashlib.scrypt(b"pw", salt=raw_salt, n=1024, r=8, p=1, dklen=32)
-    encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    stored = f"scrypt$1024$8$1${salt}${encoded}"
-    assert verify_password("pw", stored)
-    assert not verify_password("pw2", stored)
+def test_hash_with_other_parameters_still_verifies_and_needs_a_rehash():
+    weaker = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("pw")
+    assert verify_password("pw", weaker)
+    assert not verify_password("pw2", weaker)
+    assert needs_rehash(weaker)
 
 
 @pytest.mark.parametrize(
@@ -42,29 +39,23 @@ def test_hash_with_other_parameters_still_verifies():
     [
         "",
         "plaintext",
-        "bcrypt$1$2$3$abc$def",
-        "scrypt$x$8$1$abc$def",
-        "scrypt$1000$8$1$abc$def",  # n not a power of two
-        "scrypt$1073741824$8$1$abc$def",  # would need far too much memory
-        "scrypt$1024$8$1$$def",
+        "scrypt$32768$8$1$abc$def",  # the format this project used before argon2
+        "$argon2id$garbage",
+        "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$",
     ],
 )
 def test_malformed_hash_is_an_error_not_a_mismatch(stored):
-    with pytest.raises(ValueError, match="scrypt"):
+    with pytest.raises(PasswordHashInvalid, match="not a valid argon2 hash"):
         verify_password("pw", stored)
 
 
-def test_api_key_has_its_prefix_and_only_the_hash_is_derived_from_it():
-    key = generate_api_key()
-    assert key.prefix.startswith("tc_live_")
-    assert len(key.prefix) == len("tc_live_") + 8
-    assert key.plain.startswith(f"{key.prefix}_")
-    assert len(key.plain) == len(key.prefix) + 1 + 32
-    assert key.key_hash == hash_api_key(key.plain) == hashlib.sha256(key.plain.encode()).hexdigest()
-    assert key.plain not in key.key_hash
+def test_needs_rehash_refuses_what_is_not_an_argon2_hash():
+    with pytest.raises(PasswordHashInvalid, match="set a new password"):
+        needs_rehash("scrypt$32768$8$1$abc$def")
 
 
-def test_api_keys_are_unique():
-    keys = [generate_api_key() for _ in range(50)]
-    assert len({k.plain for k in keys}) == 50
-    assert len({k.prefix for k in keys}) == 50
+def test_dummy_hash_is_one_real_hash_that_no_guess_matches():
+    assert dummy_hash() is dummy_hash()
+    assert dummy_hash().startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert not needs_rehash(dummy_hash())
+    assert not verify_password("", dummy_hash())

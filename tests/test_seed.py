@@ -2,7 +2,9 @@
 
 import dataclasses
 import datetime
+import hashlib
 import json
+import re
 
 import pytest
 from cli_runner import tenantctl
@@ -23,7 +25,7 @@ from models import (
     User,
 )
 from toolkit import create_tenant, list_tenants, tenant_session
-from toolkit.api_keys import hash_api_key
+from toolkit.api_keys import parse_key, verify
 from toolkit.passwords import verify_password
 from toolkit.seed import (
     DEMO_PASSWORD,
@@ -34,6 +36,7 @@ from toolkit.seed import (
 )
 
 SUBDOMAINS = ["acme", "globex", "initech"]
+API_KEY = r"tc_[0-9a-f]{16}_[A-Za-z0-9_-]{43}"
 TENANT_MODELS = (User, EtsyProductTemplate, DesignImage, CanvasConfig, SizeConfig, Mockup, Order)
 CORE_MODELS = (TenantUser, TenantSubscription, TenantApiKey)
 
@@ -133,7 +136,7 @@ def test_existing_tenant_is_left_alone_and_the_others_are_seeded(engine):
 def test_api_key_is_stored_only_as_its_hash(engine, seeded):
     with engine.connect() as connection:
         stored = connection.execute(
-            select(Tenant.subdomain, TenantApiKey.key_prefix, TenantApiKey.key_hash).join(
+            select(Tenant.subdomain, TenantApiKey.key_id, TenantApiKey.key_hash).join(
                 Tenant, Tenant.id == TenantApiKey.tenant_id
             )
         ).all()
@@ -141,15 +144,15 @@ def test_api_key_is_stored_only_as_its_hash(engine, seeded):
             text("SELECT k::text FROM core.tenant_api_keys AS k")
         ).scalars()
         dumped = "\n".join(whole_rows)
-    by_subdomain = {sub: (prefix, key_hash) for sub, prefix, key_hash in stored}
+    by_subdomain = {sub: (key_id, key_hash) for sub, key_id, key_hash in stored}
     for tenant in seeded.tenants:
         plain = tenant.api_key
-        prefix, key_hash = by_subdomain[tenant.subdomain]
-        assert plain.startswith(f"{prefix}_")
-        assert hash_api_key(plain) == key_hash
-        secret = plain.removeprefix(f"{prefix}_")
+        key_id, secret = parse_key(plain)
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        assert by_subdomain[tenant.subdomain] == (key_id, digest)
         assert plain not in dumped
         assert secret not in dumped
+        assert verify(engine, plain, "orders:read").subdomain == tenant.subdomain
     assert len({t.api_key for t in seeded.tenants}) == 3
 
 
@@ -159,7 +162,7 @@ def test_admin_passwords_are_salted_hashes_that_verify(engine, seeded):
     assert len(hashes) == 6
     assert len(set(hashes)) == 6  # a fresh salt per admin
     for stored in hashes:
-        assert stored.startswith("scrypt$")
+        assert stored.startswith("$argon2id$")
         assert DEMO_PASSWORD not in stored
         assert verify_password(DEMO_PASSWORD, stored)
         assert not verify_password(DEMO_PASSWORD + "!", stored)
@@ -220,11 +223,11 @@ def test_seed_cli_prints_json_once_then_skips(db_url):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [t["outcome"] for t in report["tenants"]] == ["created"] * 3
-    assert all(t["api_key"].startswith("tc_live_") for t in report["tenants"])
+    assert all(re.fullmatch(API_KEY, t["api_key"]) for t in report["tenants"])
     again = tenantctl(db_url, "seed")
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("skipped") == 3
-    assert "tc_live_" not in again.stdout
+    assert not re.search(API_KEY, again.stdout)
 
 
 def test_seed_cli_without_core_exits_1_with_one_line(blank_url):

@@ -90,6 +90,46 @@ class BackupTooNew(BackupInvalid):
     """A backup holds a tenant revision this code's Alembic tree does not know (a newer head)."""
 
 
+class CredentialError(TenantctlError):
+    """An API key, password or session token was refused; the message never repeats it."""
+
+
+class InvalidApiKey(CredentialError):
+    """An API key is malformed, unknown, wrong, revoked or expired (401).
+
+    Unknown ids, wrong secrets, revoked and expired keys share one message, so a caller
+    cannot tell which keys exist.
+    """
+
+
+class ApiKeyScopeDenied(CredentialError):
+    """A valid API key lacks the scope a request needs (403, not 401)."""
+
+
+class ApiKeyNotFound(TenantctlError):
+    """No API key of the given tenant has the given key id (managing keys, not verifying)."""
+
+
+class ApiKeyStateError(TenantctlError):
+    """A key operation does not apply to the key's state (e.g. rotating a revoked key)."""
+
+
+class InvalidCredentials(CredentialError):
+    """Login refused: unknown tenant or email, or wrong password (one message for all)."""
+
+
+class AccountDisabled(CredentialError):
+    """Login refused after a correct password: the admin or its tenant is not active."""
+
+
+class InvalidSession(CredentialError):
+    """A session token is malformed, unknown, revoked or expired (idle or absolute)."""
+
+
+class PasswordHashInvalid(TenantctlError, ValueError):
+    """A stored password hash is not an argon2 hash: a data problem, not a wrong password."""
+
+
 @dataclass(frozen=True)
 class TenantFailure:
     """One tenant whose migration failed and was rolled back."""

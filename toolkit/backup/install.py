@@ -48,7 +48,7 @@ _KEPT_STATUSES = (TenantStatus.ACTIVE.value, TenantStatus.SUSPENDED.value)
 _TENANT_TAKEN = frozenset({"uq_tenants_subdomain", "uq_tenants_database_schema"})
 # Unique constraints on values that a restore under another subdomain (--as) leaves out.
 _DETACHABLE = frozenset(
-    {"uq_tenant_api_keys_key_prefix", "uq_tenant_subscriptions_external_billing_id"}
+    {"uq_tenant_api_keys_key_id", "uq_tenant_subscriptions_external_billing_id"}
 )
 _UNIQUE_VIOLATION = "23505"
 _DUPLICATE_SCHEMA = "42P06"

@@ -26,7 +26,7 @@ from models import (
     TenantUser,
     User,
 )
-from toolkit.api_keys import generate_api_key
+from toolkit.api_keys.keys import generate_key
 from toolkit.passwords import hash_password
 from toolkit.seed.activity import mockup_rows, order_rows
 from toolkit.seed.samples import API_KEY_SCOPES, DEMO_PASSWORD, SEED_ACTOR, SampleTenant
@@ -43,14 +43,14 @@ def load_rows(
     canvases and sizes. The caller owns the transaction.
     """
     tenant_id = session.scalars(select(Tenant.id).where(Tenant.subdomain == sample.subdomain)).one()
-    key = generate_api_key()
+    key = generate_key()
     core_rows: list[Any] = [
         *_admins(sample, tenant_id, now),
         _subscription(sample, tenant_id, now),
         TenantApiKey(
             tenant_id=tenant_id,
             name="Storefront sync (sample)",
-            key_prefix=key.prefix,
+            key_id=key.key_id,
             key_hash=key.key_hash,
             scopes=list(API_KEY_SCOPES),
             expires_at=now + datetime.timedelta(days=365),
@@ -70,7 +70,7 @@ def load_rows(
     session.add_all([*mockups, *orders])
     session.flush()
     loaded = [*core_rows, *users, *templates, *designs, *canvases, *sizes, *mockups, *orders]
-    return dict(Counter(_table_label(row) for row in loaded)), key.plain
+    return dict(Counter(_table_label(row) for row in loaded)), key.plaintext
 
 
 def _table_label(row: Any) -> str:
