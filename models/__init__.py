@@ -14,6 +14,7 @@ from models.core import (
     TenantUser,
     TenantUserRole,
 )
+from models.isolation import DatabaseIsolation, TenantRole
 from models.journal import (
     MigrationRun,
     MigrationStep,
@@ -43,6 +44,7 @@ __all__ = [
     "AuditMixin",
     "CanvasConfig",
     "CoreBase",
+    "DatabaseIsolation",
     "DesignImage",
     "EtsyProductTemplate",
     "MigrationRun",
@@ -61,6 +63,7 @@ __all__ = [
     "Tenant",
     "TenantApiKey",
     "TenantBase",
+    "TenantRole",
     "TenantStatus",
     "TenantSubscription",
     "TenantTemplate",

@@ -55,6 +55,11 @@ class SchemaNotReady(TenantctlError):
     """Schema ``core`` is missing or behind head, so tenant work cannot start."""
 
 
+class DatabaseIsolationError(TenantctlError):
+    """Tenant roles or row-level security cannot be applied or used as asked (a missing
+    privilege, a role name taken by someone else, no transaction for a ``SET LOCAL``)."""
+
+
 class RevisionTargetError(TenantctlError):
     """A revision argument does not say which branch (core or tenant) it addresses."""
 

@@ -25,6 +25,7 @@ from toolkit.migrations.runner import upgrade_all
 from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant, schema_exists
 from toolkit.sql import drop_schema, quote_identifier
+from toolkit.tenant_roles import drop_tenant_role, provision_tenant_role
 
 # Relations dropped per transaction: each takes a few locks (table, indexes, sequences).
 DROP_BATCH = 100
@@ -120,6 +121,7 @@ def drop_tenant(
                 "being dropped; check it with `tenantctl doctor`"
             )
         connection.execute(text(drop_schema(record.database_schema, if_exists=True)))
+        drop_tenant_role(connection, record.subdomain)  # if it has one (tenantctl security)
         connection.execute(delete(Tenant).where(Tenant.subdomain == record.subdomain))
     return LifecycleResult(record, path)
 
@@ -157,6 +159,7 @@ def rename_tenant(engine: Engine, ref: str, new_subdomain: str) -> LifecycleResu
                     f"RENAME TO {quote_identifier(new_schema)}"
                 )
             )
+        provision_tenant_role(connection, new_subdomain)  # renames its role, if enabled
         return LifecycleResult(find_tenant(connection, new_subdomain))
 
 
