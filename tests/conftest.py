@@ -21,6 +21,7 @@ from pytest_postgresql.executors import NoopExecutor
 from scratch_scripts import VERSIONS_DIR, make_scratch_ini
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
+from tenant_role_helpers import role_prefix, roles_enabled  # noqa: F401  (fixtures)
 
 from toolkit import create_tenant, make_engine, upgrade_all
 
