@@ -10,7 +10,14 @@ from cli_runner import tenantctl
 from sqlalchemy import text
 from tenant_role_helpers import acting_as, role_exists, role_of
 
-from toolkit import drop_tenant, make_engine, rename_tenant
+from toolkit import (
+    backup_tenant,
+    clone_tenant,
+    drop_tenant,
+    make_engine,
+    rename_tenant,
+    restore_tenant,
+)
 from toolkit.errors import DatabaseIsolationError, InvalidOption
 from toolkit.exit_codes import EXIT_CHECK_FAILED, EXIT_USAGE
 from toolkit.isolation import disable_tenant_roles, enable_tenant_roles, isolation_status
@@ -165,3 +172,28 @@ def test_security_enable_with_a_bad_prefix_prints_one_line(db_url):
         "error: invalid role prefix 'PG-x'; use 1-20 lowercase letters, digits or underscores, "
         "starting with a letter and not with 'pg', e.g. 'shop_prod'"
     ]
+
+
+def test_backup_restore_and_clone_give_each_copy_its_own_role_only(
+    engine, make_tenants, roles_enabled, tmp_path
+):
+    make_tenants("acme")
+    backup_tenant(engine, "acme", tmp_path / "acme.tar")
+    restore_tenant(engine, tmp_path / "acme.tar", as_subdomain="acme-copy")
+    clone_tenant(engine, "acme", "acme-clone", with_data=True)
+    acme = f"{roles_enabled}_tenant_acme"
+    for sub, schema in (("acme-copy", "tenant_acme_copy"), ("acme-clone", "tenant_acme_clone")):
+        role = role_of(engine, sub)
+        assert role == f"{roles_enabled}_{schema}"
+        with acting_as(engine, role) as connection:
+            assert connection.execute(text(f"SELECT count(*) FROM {schema}.users")).scalar() == 0
+        with engine.connect() as connection:  # the source's role got nothing on the copy
+            granted = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a "
+                    "WHERE c.relnamespace = CAST(:s AS regnamespace) "
+                    "AND a.grantee = CAST(:r AS regrole)"
+                ),
+                {"s": schema, "r": acme},
+            ).scalar()
+        assert granted == 0
