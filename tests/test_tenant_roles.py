@@ -44,6 +44,38 @@ def test_tenant_role_does_its_normal_work_in_its_own_schema(engine, two_tenants)
         assert connection.execute(text("SELECT current_user")).scalar() == two_tenants["acme"]
 
 
+def test_tenant_role_counts_its_usage_and_manages_its_admins_but_not_its_billing(
+    engine, two_tenants
+):
+    acme = tenant_id(engine, "acme")
+    count = text(
+        "INSERT INTO core.tenant_usage (tenant_id, metric, period_start) "
+        "VALUES (:t, 'mockups', current_date) ON CONFLICT (tenant_id, metric, period_start) "
+        "DO UPDATE SET quantity = core.tenant_usage.quantity + 1 RETURNING quantity"
+    )
+    with acting_as(engine, two_tenants["acme"], acme) as connection:
+        assert connection.execute(count, {"t": acme}).scalar() == 0
+        assert connection.execute(count, {"t": acme}).scalar() == 1
+        logged_in = connection.execute(
+            text("UPDATE core.tenant_users SET last_login_at = now() WHERE email = :e"),
+            {"e": "ann@acme.test"},
+        )
+        assert logged_in.rowcount == 1
+        assert (
+            connection.execute(text("SELECT count(*) FROM core.tenant_subscriptions")).scalar() == 0
+        )
+        with pytest.raises(ProgrammingError) as billing:
+            connection.execute(
+                text(
+                    "INSERT INTO core.tenant_subscriptions (tenant_id, plan, status, "
+                    "current_period_start, current_period_end) "
+                    "VALUES (:t, 'pro', 'active', now(), now())"
+                ),
+                {"t": acme},
+            )
+    assert _denied(billing)
+
+
 def test_tenant_role_cannot_read_another_tenants_schema(engine, two_tenants):
     with acting_as(engine, two_tenants["acme"]) as connection:
         assert connection.execute(text("SELECT count(*) FROM tenant_acme.orders")).scalar() == 0

@@ -10,6 +10,7 @@ it finds. Row-level security itself comes with core revision 0006core and is alw
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, delete, select, text
@@ -191,7 +192,7 @@ def _with_problems(status: IsolationStatus, *, missing_roles: list[str]) -> Isol
         f"role {role} is registered but does not exist; run `tenantctl security enable`"
         for role in missing_roles
     ]
-    return IsolationStatus(**{**status.__dict__, "problems": tuple(problems)})
+    return dataclasses.replace(status, problems=tuple(problems))
 
 
 def _store_config(
