@@ -15,6 +15,7 @@ from models.core import (
     TenantUser,
     TenantUserRole,
 )
+from models.isolation import DatabaseIsolation, TenantRole
 from models.journal import (
     MigrationRun,
     MigrationStep,
@@ -45,6 +46,7 @@ __all__ = [
     "AuditMixin",
     "CanvasConfig",
     "CoreBase",
+    "DatabaseIsolation",
     "DesignImage",
     "EtsyProductTemplate",
     "MigrationRun",
@@ -64,6 +66,7 @@ __all__ = [
     "TenantAdminSession",
     "TenantApiKey",
     "TenantBase",
+    "TenantRole",
     "TenantStatus",
     "TenantSubscription",
     "TenantTemplate",

@@ -23,6 +23,7 @@ from redis_service import redis_client, redis_prefix  # noqa: F401  (re-exported
 from scratch_scripts import VERSIONS_DIR, make_scratch_ini
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
+from tenant_role_helpers import role_prefix, roles_enabled  # noqa: F401  (fixtures)
 
 from toolkit import create_tenant, make_engine, upgrade_all
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         BackupError,
         BackupInvalid,
         ConfigurationError,
+        DatabaseIsolationError,
         DatabaseUnreachable,
         InvalidOption,
         InvalidSubdomain,
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
         TenantExists,
         TenantNotFound,
         TenantStateError,
+    )
+    from toolkit.isolation import (
+        IsolationStatus,
+        disable_tenant_roles,
+        enable_tenant_roles,
+        isolation_status,
     )
     from toolkit.lifecycle import (
         LifecycleResult,
@@ -55,6 +62,7 @@ if TYPE_CHECKING:
     from toolkit.naming import normalize_tenant_ref, schema_for, validate_subdomain
     from toolkit.provisioning import create_tenant
     from toolkit.registry import TenantRecord, find_tenant, list_tenants
+    from toolkit.row_security import set_local_role, set_local_tenant
     from toolkit.session import tenant_engine, tenant_session
     from toolkit.settings import Settings
 
@@ -62,6 +70,7 @@ _EXPORTS = {
     "toolkit.db": ("check_reachable", "make_engine", "mask_url"),
     "toolkit.errors": (
         "ConfigurationError",
+        "DatabaseIsolationError",
         "DatabaseUnreachable",
         "InvalidOption",
         "InvalidSubdomain",
@@ -93,6 +102,12 @@ _EXPORTS = {
         "default_backup_path",
         "restore_tenant",
     ),
+    "toolkit.isolation": (
+        "IsolationStatus",
+        "disable_tenant_roles",
+        "enable_tenant_roles",
+        "isolation_status",
+    ),
     "toolkit.lifecycle": (
         "LifecycleResult",
         "archive_tenant",
@@ -103,6 +118,7 @@ _EXPORTS = {
     ),
     "toolkit.provisioning": ("create_tenant",),
     "toolkit.registry": ("TenantRecord", "find_tenant", "list_tenants"),
+    "toolkit.row_security": ("set_local_role", "set_local_tenant"),
     "toolkit.session": ("tenant_engine", "tenant_session"),
     "toolkit.settings": ("Settings",),
 }
@@ -113,9 +129,11 @@ __all__ = [
     "BackupInvalid",
     "BackupManifest",
     "ConfigurationError",
+    "DatabaseIsolationError",
     "DatabaseUnreachable",
     "InvalidOption",
     "InvalidSubdomain",
+    "IsolationStatus",
     "LifecycleResult",
     "Limits",
     "LockBusy",
@@ -145,9 +163,12 @@ __all__ = [
     "clone_tenant",
     "create_tenant",
     "default_backup_path",
+    "disable_tenant_roles",
     "downgrade_all",
     "drop_tenant",
+    "enable_tenant_roles",
     "find_tenant",
+    "isolation_status",
     "list_tenants",
     "make_engine",
     "mask_url",
@@ -158,6 +179,8 @@ __all__ = [
     "resume_run",
     "resume_tenant",
     "schema_for",
+    "set_local_role",
+    "set_local_tenant",
     "suspend_tenant",
     "tenant_engine",
     "tenant_session",

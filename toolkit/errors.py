@@ -31,6 +31,35 @@ class TenantNotFound(TenantctlError):
     """No ``core.tenants`` row matches the given subdomain or schema."""
 
 
+class TenantUnavailable(TenantctlError):
+    """A request's tenant cannot be served; ``http_status`` is the answer to give.
+
+    Messages are fixed texts that repeat none of the request's input, so an answer never
+    tells a caller whether some other tenant exists.
+    """
+
+    http_status = 404
+    code = "tenant_not_found"
+
+
+class TenantNotResolved(TenantUnavailable):
+    """No tenant answers at this host (unknown, invalid, or not provisioned yet): 404."""
+
+
+class TenantSuspended(TenantUnavailable):
+    """The request's tenant is suspended: 403."""
+
+    http_status = 403
+    code = "tenant_suspended"
+
+
+class TenantArchived(TenantUnavailable):
+    """The request's tenant is archived: 410."""
+
+    http_status = 410
+    code = "tenant_archived"
+
+
 class TenantStateError(TenantctlError):
     """A lifecycle step does not apply to the tenant's status (e.g. resuming an active one)."""
 
@@ -53,6 +82,11 @@ class DatabaseUnreachable(TenantctlError):
 
 class SchemaNotReady(TenantctlError):
     """Schema ``core`` is missing or behind head, so tenant work cannot start."""
+
+
+class DatabaseIsolationError(TenantctlError):
+    """Tenant roles or row-level security cannot be applied or used as asked (a missing
+    privilege, a role name taken by someone else, no transaction for a ``SET LOCAL``)."""
 
 
 class RevisionTargetError(TenantctlError):

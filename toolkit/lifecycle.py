@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from models import Tenant, TenantStatus
+from toolkit.admin_sessions import AdminSessions
 from toolkit.backup import backup_tenant, default_backup_path
 from toolkit.db import connect, transaction
 from toolkit.errors import TenantExists, TenantStateError
@@ -25,6 +26,8 @@ from toolkit.migrations.runner import upgrade_all
 from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant, schema_exists
 from toolkit.sql import drop_schema, quote_identifier
+from toolkit.tenant_cache import invalidate_tenant
+from toolkit.tenant_roles import drop_tenant_role, provision_tenant_role
 
 # Relations dropped per transaction: each takes a few locks (table, indexes, sequences).
 DROP_BATCH = 100
@@ -52,8 +55,11 @@ class LifecycleResult:
 
 
 def suspend_tenant(engine: Engine, ref: str) -> LifecycleResult:
-    """Active -> suspended: it keeps its data and is still migrated, but may not log in."""
-    return LifecycleResult(_move(engine, ref, {_ACTIVE}, _SUSPENDED, "suspended"))
+    """Active -> suspended: it keeps its data and is still migrated, but may not log in;
+    its admins' sessions end."""
+    record = _move(engine, ref, {_ACTIVE}, _SUSPENDED, "suspended")
+    _status_changed(engine, record.subdomain, end_sessions=True)
+    return LifecycleResult(record)
 
 
 def resume_tenant(engine: Engine, ref: str) -> LifecycleResult:
@@ -65,7 +71,9 @@ def resume_tenant(engine: Engine, ref: str) -> LifecycleResult:
     if record.status == _ARCHIVED:
         _require_schema(engine, record, "resumed")
         upgrade_all(engine, tenants=[record.subdomain])
-    return LifecycleResult(_move(engine, ref, {_SUSPENDED, _ARCHIVED}, _ACTIVE, "resumed"))
+    resumed = _move(engine, ref, {_SUSPENDED, _ARCHIVED}, _ACTIVE, "resumed")
+    _status_changed(engine, resumed.subdomain)
+    return LifecycleResult(resumed)
 
 
 def archive_tenant(engine: Engine, ref: str, *, backup_to: Path | None = None) -> LifecycleResult:
@@ -79,7 +87,9 @@ def archive_tenant(engine: Engine, ref: str, *, backup_to: Path | None = None) -
     _require_schema(engine, record, "archived")
     path = backup_to or default_backup_path(record.subdomain)
     backup_tenant(engine, record.subdomain, path)
-    return LifecycleResult(_move(engine, ref, {_ACTIVE, _SUSPENDED}, _ARCHIVED, "archived"), path)
+    archived = _move(engine, ref, {_ACTIVE, _SUSPENDED}, _ARCHIVED, "archived")
+    _status_changed(engine, archived.subdomain, end_sessions=True)
+    return LifecycleResult(archived, path)
 
 
 def drop_tenant(
@@ -107,6 +117,7 @@ def drop_tenant(
             path = backup_to or default_backup_path(record.subdomain)
             backup_tenant(engine, record.subdomain, path)
         _begin_drop(engine, record, path)
+        _status_changed(engine, record.subdomain, end_sessions=True)
     if schema_present:
         _drop_relations(engine, record.database_schema)
     with connect(engine) as connection, transaction(connection):
@@ -120,7 +131,9 @@ def drop_tenant(
                 "being dropped; check it with `tenantctl doctor`"
             )
         connection.execute(text(drop_schema(record.database_schema, if_exists=True)))
+        drop_tenant_role(connection, record.subdomain)  # if it has one (tenantctl security)
         connection.execute(delete(Tenant).where(Tenant.subdomain == record.subdomain))
+    _status_changed(engine, record.subdomain)
     return LifecycleResult(record, path)
 
 
@@ -157,7 +170,10 @@ def rename_tenant(engine: Engine, ref: str, new_subdomain: str) -> LifecycleResu
                     f"RENAME TO {quote_identifier(new_schema)}"
                 )
             )
-        return LifecycleResult(find_tenant(connection, new_subdomain))
+        provision_tenant_role(connection, new_subdomain)  # renames its role, if enabled
+        renamed = find_tenant(connection, new_subdomain)
+    _status_changed(engine, record.subdomain, new_subdomain)
+    return LifecycleResult(renamed)
 
 
 def _move(engine: Engine, ref: str, allowed: Iterable[str], target: str, verb: str) -> TenantRecord:
@@ -174,6 +190,15 @@ def _move(engine: Engine, ref: str, allowed: Iterable[str], target: str, verb: s
             update(Tenant).where(Tenant.subdomain == record.subdomain).values(status=target)
         )
         return find_tenant(connection, record.subdomain)
+
+
+def _status_changed(engine: Engine, *subdomains: str, end_sessions: bool = False) -> None:
+    """After a committed change: forget the cached lookups of ``subdomains`` (request routing
+    answers from the new status at once) and, with ``end_sessions``, end every admin session
+    of the tenant (sessions do not re-read the tenant's status on each use)."""
+    invalidate_tenant(engine, *subdomains)
+    if end_sessions:
+        AdminSessions.from_env(engine).revoke_tenant(subdomains[0])
 
 
 def _wrong_state(

@@ -25,6 +25,8 @@ from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant
 from toolkit.sql import create_schema
 from toolkit.template import ensure_template
+from toolkit.tenant_cache import invalidate_tenant
+from toolkit.tenant_roles import provision_tenant_role
 
 
 def project_heads() -> Heads:
@@ -73,7 +75,11 @@ def create_tenant(
                 _migrate_through_alembic(connection, subdomain, schema)
         except DBAPIError as exc:
             raise _refused(exc, subdomain, schema, resuming=resuming) from None
-        return find_tenant(connection, subdomain)
+        # Opt-in (tenantctl security enable): the tenant's own role, in this transaction.
+        provision_tenant_role(connection, subdomain)
+        created = find_tenant(connection, subdomain)
+    invalidate_tenant(engine, subdomain)  # request routing may have cached it as unknown
+    return created
 
 
 def _refused(

@@ -84,6 +84,9 @@ def capture_tenant(engine: Engine, subdomain: str, dump: Path, *, schema_only: b
                 engine.url,
                 [
                     "--format=custom",
+                    # Grants name this database's roles (tenant roles among them): a backup
+                    # must restore anywhere; restoring gives the tenant its own role again.
+                    "--no-privileges",
                     f"--schema={schema}",
                     f"--snapshot={snapshot}",
                     f"--file={dump}",

@@ -36,6 +36,7 @@ from toolkit.migrations.status import VERSION_TABLE, Heads, require_core_at_head
 from toolkit.naming import schema_for, validate_subdomain
 from toolkit.registry import TenantRecord, find_tenant, schema_exists
 from toolkit.sql import drop_schema, quote_identifier
+from toolkit.tenant_roles import provision_tenant_role
 
 log = logging.getLogger("tenantctl.backup")
 
@@ -133,6 +134,7 @@ def _adopt(
     status = _register(connection, subdomain, schema, source, policy, replaces)
     upgrade_within(connection, subdomain)
     connection.execute(update(Tenant).where(Tenant.subdomain == subdomain).values(status=status))
+    provision_tenant_role(connection, subdomain)  # its own role, if tenant roles are enabled
     return find_tenant(connection, subdomain)
 
 

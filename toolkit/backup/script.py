@@ -147,6 +147,7 @@ def _replay(
     restore_command = [
         client_program("pg_restore"),
         "--no-owner",
+        "--no-privileges",  # a copy must not grant the source tenant's role anything
         f"--schema={old_schema}",
         f"--use-list={use_list}",
         "--file=-",

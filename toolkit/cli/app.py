@@ -11,7 +11,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from toolkit.cli import backup as _backup  # noqa: F401  (registers tenant backup/restore/clone)
-from toolkit.cli import key, migrate, tenant
+from toolkit.cli import key, migrate, security, tenant
 from toolkit.cli.context import CliState
 from toolkit.cli.doctor import doctor
 from toolkit.cli.seed import seed
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(migrate.app, name="migrate")
 app.add_typer(key.app, name="key")
+app.add_typer(security.app, name="security")
 app.command("seed")(seed)
 app.command("doctor")(doctor)
 
