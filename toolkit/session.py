@@ -117,10 +117,21 @@ class TenantContextSession(Session):
             if tables:
                 _refuse_without_tenant("a flush", tables)
 
+    def _identity_lookup(self, *args: Any, **kwargs: Any) -> Any:
+        # Session.get() and many-to-one lazy loads answer from the identity map without SQL
+        # (SQLAlchemy documents this method as the one to override for that): check the
+        # scope here too, or an object loaded for one tenant would answer for another.
+        self._follow_scope(self.check_scope())
+        return super()._identity_lookup(*args, **kwargs)
+
     def _bind_transaction(self, transaction: SessionTransaction) -> None:
         tenant = current_tenant()
         self._bound_transaction = transaction
         self._bound_tenant = tenant
+        self._follow_scope(tenant)
+
+    def _follow_scope(self, tenant: TenantScope | None) -> None:
+        """Make the identity map hold objects of ``tenant`` (and core) only."""
         if tenant == self._identity_tenant:
             return
         changed = _tenant_tables_of(self.dirty, self.deleted)
