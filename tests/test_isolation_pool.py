@@ -294,7 +294,11 @@ def test_a_tenant_only_ever_reads_its_own_rows(db_url, engine):
         run_state_machine_as_test(
             machine,
             settings=settings(
-                max_examples=10, stateful_step_count=25, derandomize=True, deadline=None
+                max_examples=10,
+                stateful_step_count=25,
+                derandomize=True,
+                deadline=None,
+                database=None,
             ),
         )
     finally:
