@@ -30,6 +30,8 @@ if TYPE_CHECKING:
         LockBusy,
         LockLost,
         MigrationFailed,
+        NoTenantInScope,
+        NoTransactionOpen,
         PlanOutdated,
         RevisionTargetError,
         RunNotFound,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
         TenantctlError,
         TenantExists,
         TenantNotFound,
+        TenantScopeChanged,
         TenantStateError,
     )
     from toolkit.isolation import (
@@ -63,8 +66,22 @@ if TYPE_CHECKING:
     from toolkit.provisioning import create_tenant
     from toolkit.registry import TenantRecord, find_tenant, list_tenants
     from toolkit.row_security import set_local_role, set_local_tenant
-    from toolkit.session import tenant_engine, tenant_session
+    from toolkit.search_path import set_local_tenant_search_path
+    from toolkit.session import (
+        TenantContextSession,
+        tenant_engine,
+        tenant_session,
+        tenant_sessionmaker,
+    )
     from toolkit.settings import Settings
+    from toolkit.tenant_context import (
+        TenantScope,
+        bind_tenant,
+        current_tenant,
+        require_tenant,
+        reset_tenant,
+        tenant_scope,
+    )
 
 _EXPORTS = {
     "toolkit.db": ("check_reachable", "make_engine", "mask_url"),
@@ -77,6 +94,8 @@ _EXPORTS = {
         "LockBusy",
         "LockLost",
         "MigrationFailed",
+        "NoTenantInScope",
+        "NoTransactionOpen",
         "PlanOutdated",
         "RevisionTargetError",
         "RunNotFound",
@@ -84,6 +103,7 @@ _EXPORTS = {
         "TenantctlError",
         "TenantExists",
         "TenantNotFound",
+        "TenantScopeChanged",
         "TenantStateError",
         "BackupError",
         "BackupInvalid",
@@ -119,8 +139,22 @@ _EXPORTS = {
     "toolkit.provisioning": ("create_tenant",),
     "toolkit.registry": ("TenantRecord", "find_tenant", "list_tenants"),
     "toolkit.row_security": ("set_local_role", "set_local_tenant"),
-    "toolkit.session": ("tenant_engine", "tenant_session"),
+    "toolkit.search_path": ("set_local_tenant_search_path",),
+    "toolkit.session": (
+        "TenantContextSession",
+        "tenant_engine",
+        "tenant_session",
+        "tenant_sessionmaker",
+    ),
     "toolkit.settings": ("Settings",),
+    "toolkit.tenant_context": (
+        "TenantScope",
+        "bind_tenant",
+        "current_tenant",
+        "require_tenant",
+        "reset_tenant",
+        "tenant_scope",
+    ),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -140,6 +174,8 @@ __all__ = [
     "LockLost",
     "MigrationFailed",
     "MigrationStatus",
+    "NoTenantInScope",
+    "NoTransactionOpen",
     "OnError",
     "PlanOutdated",
     "RevisionTargetError",
@@ -152,16 +188,21 @@ __all__ = [
     "SchemaOutcome",
     "Selection",
     "Settings",
+    "TenantContextSession",
     "TenantExists",
     "TenantNotFound",
     "TenantRecord",
+    "TenantScope",
+    "TenantScopeChanged",
     "TenantStateError",
     "TenantctlError",
     "archive_tenant",
     "backup_tenant",
+    "bind_tenant",
     "check_reachable",
     "clone_tenant",
     "create_tenant",
+    "current_tenant",
     "default_backup_path",
     "disable_tenant_roles",
     "downgrade_all",
@@ -175,15 +216,20 @@ __all__ = [
     "migration_status",
     "normalize_tenant_ref",
     "rename_tenant",
+    "require_tenant",
+    "reset_tenant",
     "restore_tenant",
     "resume_run",
     "resume_tenant",
     "schema_for",
     "set_local_role",
     "set_local_tenant",
+    "set_local_tenant_search_path",
     "suspend_tenant",
     "tenant_engine",
+    "tenant_scope",
     "tenant_session",
+    "tenant_sessionmaker",
     "upgrade_all",
     "validate_subdomain",
 ]

@@ -23,6 +23,18 @@ class InvalidSubdomain(TenantctlError, ValueError):
     """A subdomain or schema name fails validation; raised before any SQL is sent."""
 
 
+class NoTenantInScope(TenantctlError, LookupError):
+    """Work that needs a tenant's schema ran with no tenant in scope; raised before any SQL."""
+
+
+class TenantScopeChanged(TenantctlError):
+    """The tenant in scope is not the one a session's open transaction is bound to."""
+
+
+class NoTransactionOpen(TenantctlError):
+    """A transaction-local setting was asked for where no transaction is open."""
+
+
 class TenantExists(TenantctlError):
     """A tenant (or a schema of the same name) already exists."""
 
