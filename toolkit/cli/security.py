@@ -36,7 +36,8 @@ def enable(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Give every tenant its own role (now and at every create) and close schema public.
+    """Give every tenant its own role (now and at every create), turn row-level security on
+    for the tenant-scoped core tables, and close schema public.
 
     Idempotent: a re-run repairs tenants restored, cloned or created from SQL.
     Exits 3 if problems remain.
@@ -56,7 +57,7 @@ def disable(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Drop every tenant role and stop creating them. Row-level security stays on."""
+    """Drop every tenant role, stop creating them, and turn row-level security off."""
     if not yes:
         print_error("disabling drops every tenant role of this database; add --yes to confirm")
         raise typer.Exit(EXIT_USAGE)
