@@ -3,7 +3,7 @@
 Two application clients (engines with a pool of one connection each) talk to PgBouncer,
 which keeps ONE server connection for the database: every transaction of every client runs
 on the same PostgreSQL backend. Requests as tenant A, as tenant B and on core follow one
-another on that backend, through ``tenant_session`` and through plain SQL with
+another on that backend, through sessions bound by ``tenant_scope`` and through plain SQL with
 ``SET LOCAL search_path``, with failures and rollbacks in between. The control test shows
 that a session-level ``SET search_path`` does leak across clients in this setup, so the main
 test would catch a leak if the toolkit had one.
@@ -20,8 +20,14 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Tenant, User
-from toolkit import make_engine, tenant_session
-from toolkit.sql import quote_identifier, set_local_search_path
+from toolkit import (
+    make_engine,
+    set_local_tenant_search_path,
+    tenant_scope,
+    tenant_session,
+    tenant_sessionmaker,
+)
+from toolkit.sql import quote_identifier
 
 ROUNDS = 3
 PROBE = text("SELECT pg_backend_pid(), current_schema(), current_setting('search_path')")
@@ -29,20 +35,17 @@ PROBE = text("SELECT pg_backend_pid(), current_schema(), current_setting('search
 
 @contextlib.contextmanager
 def as_tenant(engine: Engine, tenant: str) -> Iterator[Session]:
-    """One request as ``tenant`` through the toolkit: a tenant session in one transaction.
-
-    The only place this test chooses a tenant through the library; when
-    ``toolkit.tenant_scope`` lands, switch this helper to it.
-    """
-    with tenant_session(engine, tenant) as session, session.begin():
+    """One request as ``tenant`` through the toolkit, as the ASGI middleware runs one: inside
+    ``tenant_scope``, a context-bound session in one transaction."""
+    with tenant_scope(tenant), tenant_sessionmaker(engine)() as session, session.begin():
         yield session
 
 
 @contextlib.contextmanager
 def as_tenant_in_sql(engine: Engine, schema: str) -> Iterator[Connection]:
     """One request in plain SQL: ``SET LOCAL search_path`` to ``schema`` in one transaction."""
-    with engine.begin() as connection:
-        connection.execute(text(set_local_search_path(schema)))
+    with tenant_scope(schema), engine.begin() as connection:
+        set_local_tenant_search_path(connection)
         yield connection
 
 
