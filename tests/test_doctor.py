@@ -22,8 +22,11 @@ def test_a_healthy_database_has_no_findings(db_url, make_tenants):
 
 
 def test_each_problem_is_reported_with_its_fix(db_url, engine, make_tenants):
-    make_tenants("acme", "gone", "dropping")
+    make_tenants("acme", "gone", "dropping", "stale")
     with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE tenant_stale.alembic_version DISABLE TRIGGER ALL"))
+        connection.execute(text("UPDATE tenant_stale.alembic_version SET version_num = 'x1'"))
+        connection.execute(text("ALTER TABLE tenant_stale.alembic_version ENABLE TRIGGER ALL"))
         connection.execute(
             text(
                 "INSERT INTO core.tenants (subdomain, company_name, database_schema) "
@@ -45,6 +48,8 @@ def test_each_problem_is_reported_with_its_fix(db_url, engine, make_tenants):
     assert "DROP SCHEMA tenant_stray CASCADE" in findings["tenant_stray"][1]
     assert "interrupted restore" in findings["tenantctl_restore_0123"][0]
     assert findings["core.tenant_template"][1].startswith("tenantctl migrate up")
+    assert "holds x1" in findings["stale"][0]
+    assert findings["stale"][1].startswith("UPDATE tenant_stale.alembic_version")
     assert "acme" not in findings
     result = tenantctl(db_url, "doctor", "--json")
     assert result.returncode == EXIT_CHECK_FAILED

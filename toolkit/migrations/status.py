@@ -149,7 +149,7 @@ def read_versions(
     owns_transaction = not connection.in_transaction()
     wanted = set(schemas)
     present = [schema for schema in _schemas_with_version_table(connection) if schema in wanted]
-    versions = _recorded_versions(connection, present) if recorded else {}
+    versions = recorded_versions(connection, present) if recorded else {}
     present = [schema for schema in present if schema not in versions]
     if owns_transaction:
         connection.commit()
@@ -180,10 +180,9 @@ def _schemas_with_version_table(connection: Connection) -> list[str]:
     )
 
 
-def _recorded_versions(
-    connection: Connection, schemas: Sequence[str]
-) -> dict[str, tuple[str, ...]]:
-    """The revisions ``core.tenant_versions`` holds for ``schemas``; {} before core 0004core."""
+def recorded_versions(connection: Connection, schemas: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The revisions ``core.tenant_versions`` holds for ``schemas`` (those with a record);
+    {} before core revision 0004core."""
     if not connection.execute(text("SELECT to_regclass('core.tenant_versions')")).scalar():
         return {}
     wanted = set(schemas)
