@@ -18,7 +18,6 @@ from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from models import Tenant, TenantStatus
-from toolkit.admin_sessions import AdminSessions
 from toolkit.backup import backup_tenant, default_backup_path
 from toolkit.db import connect, transaction
 from toolkit.errors import TenantExists, TenantStateError
@@ -198,6 +197,9 @@ def _status_changed(engine: Engine, *subdomains: str, end_sessions: bool = False
     of the tenant (sessions do not re-read the tenant's status on each use)."""
     invalidate_tenant(engine, *subdomains)
     if end_sessions:
+        # Imported here: argon2 and redis stay out of every command's start-up.
+        from toolkit.admin_sessions import AdminSessions
+
         AdminSessions.from_env(engine).revoke_tenant(subdomains[0])
 
 
