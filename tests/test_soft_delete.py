@@ -9,7 +9,7 @@ import json
 import pytest
 from cli_runner import tenantctl
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from models import DesignImage, EtsyProductTemplate, Mockup, User
 from toolkit import InvalidOption, TenantNotFound, tenant_session
@@ -90,7 +90,7 @@ def test_joined_entities_are_filtered_in_the_on_clause(engine, make_tenants):
     assert rows == [("ann@acme.test", "Poster")]
 
 
-@pytest.mark.parametrize("loading", ["lazy", "selectin"])
+@pytest.mark.parametrize("loading", ["lazy", "selectin", "joined"])
 def test_relationship_loads_hide_soft_deleted_children(engine, make_tenants, loading):
     make_tenants("acme")
     with tenant_session(engine, "acme") as session, session.begin():
@@ -106,7 +106,9 @@ def test_relationship_loads_hide_soft_deleted_children(engine, make_tenants, loa
         query = select(User)
         if loading == "selectin":
             query = query.options(selectinload(User.product_templates))
-        owner = session.scalars(query).one()
+        if loading == "joined":
+            query = query.options(joinedload(User.product_templates))
+        owner = session.scalars(query).unique().one()
         assert [t.title for t in owner.product_templates] == ["Poster"]
 
 
@@ -140,6 +142,18 @@ def test_a_soft_deleted_many_to_one_target_loads_as_none(engine, make_tenants):
         poster = session.scalars(select(EtsyProductTemplate)).one()
         assert poster.owner_id is not None
         assert poster.owner is None
+
+
+def test_get_by_primary_key_hides_a_soft_deleted_row_unless_asked(engine, make_tenants):
+    make_tenants("acme")
+    _add_users(engine, "acme", "ann@acme.test")
+    _soft_delete(engine, "acme", "ann@acme.test")
+    with tenant_session(engine, "acme") as session:
+        assert session.get(User, 1) is None
+    with tenant_session(engine, "acme") as session:
+        ann = session.get(User, 1, execution_options=INCLUDE)
+        assert ann is not None
+        assert ann.email == "ann@acme.test"
 
 
 def test_restore_brings_a_row_back(engine, make_tenants):

@@ -11,12 +11,14 @@ To see soft-deleted rows, say so per statement::
 
     session.scalars(select(User).execution_options(include_deleted=True))
     session.execute(stmt, execution_options={"include_deleted": True})
+    session.get(User, 42, execution_options={"include_deleted": True})
 
 The option covers the statement's own entities; relationships loaded from them later are
 filtered again, so query deleted children explicitly.
 
 Only SELECTs are filtered: an ORM ``update()``/``delete()`` statement reaches deleted rows
-too, and ``session.get()`` returns an object that is already in the identity map.
+too. ``session.get()`` returns None for a soft-deleted row, unless the object is already in
+the session's identity map (then no SELECT is sent).
 """
 
 from __future__ import annotations
