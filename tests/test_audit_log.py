@@ -10,7 +10,15 @@ from cli_runner import tenantctl
 from sqlalchemy import select, text
 
 from models import TenantBase, User
-from toolkit import InvalidOption, SchemaNotReady, TenantNotFound, make_engine, tenant_session
+from toolkit import (
+    InvalidOption,
+    SchemaNotReady,
+    TenantNotFound,
+    downgrade_all,
+    make_engine,
+    tenant_session,
+    upgrade_all,
+)
 from toolkit.actor import acting_as
 from toolkit.audit_actor import set_actor
 from toolkit.audit_log import audit_trail
@@ -285,6 +293,44 @@ def test_every_tenant_table_has_the_audit_triggers(engine, make_tenants):
     assert set(map(tuple, triggers)) == expected
 
 
+def _audit_objects(engine, schema: str) -> tuple[int, bool]:
+    """(audit triggers in ``schema``, whether its audit_log exists)."""
+    with engine.connect() as connection:
+        triggers = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :schema AND t.tgname LIKE 'audit%'"
+            ),
+            {"schema": schema},
+        ).scalar_one()
+        table = connection.execute(
+            text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f"{schema}.audit_log"}
+        ).scalar_one()
+    return triggers, table
+
+
+def test_downgrading_core_then_tenants_removes_the_audit_and_upgrading_restores_it(
+    engine, make_tenants
+):
+    """The order of a rollout downgrade: core first (its CASCADE takes the triggers)."""
+    (schema,) = make_tenants("acme")
+    audited = 2 * (len(TenantBase.metadata.tables) - 1)
+    assert _audit_objects(engine, schema) == (audited, True)
+
+    downgrade_all(engine, "core@-1")
+    assert _audit_objects(engine, schema) == (0, True)
+    _add_ann(engine)  # tenant writes still work, unaudited
+    downgrade_all(engine, "tenant@-1")
+    assert _audit_objects(engine, schema) == (0, False)
+
+    upgrade_all(engine)
+    assert _audit_objects(engine, schema) == (audited, True)
+    with tenant_session(engine, "acme") as session, session.begin():
+        session.add(User(email="bob@acme.test"))
+    assert _log(engine) == [(_db_role(engine), "INSERT", "users", "2")]
+
+
 def test_tenants_created_from_the_template_and_seeded_are_audited(engine, seeded):
     for tenant in seeded.tenants:
         entries = audit_trail(engine, tenant.subdomain, limit=10_000)
@@ -328,8 +374,6 @@ def test_audit_trail_refuses_bad_arguments(engine, make_tenants, options, error,
 
 
 def test_audit_trail_of_a_tenant_below_the_audit_revision_says_to_migrate(engine, make_tenants):
-    from toolkit import downgrade_all
-
     make_tenants("acme")
     downgrade_all(engine, "0002tenant")
     with pytest.raises(SchemaNotReady, match="tenantctl migrate up"):

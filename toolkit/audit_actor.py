@@ -28,7 +28,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from toolkit.actor import current_actor, validate_actor
 
 ACTOR_SETTING = "app.actor"
-_SET_ACTOR = text("SELECT set_config('app.actor', :actor, true)")
+_SET_ACTOR = text("SELECT set_config(:setting, :actor, true)")
 # session.info: the actor this session's transaction has told the database (missing:
 # unknown, e.g. after a savepoint ended, whose rollback would undo the setting).
 _TOLD_KEY = "tenantctl.audit.actor"
@@ -42,7 +42,7 @@ def set_actor(connection: Connection, actor: str | None) -> None:
     transaction (a SQLAlchemy Connection begins one on first use); it ends with it.
     """
     value = "" if actor is None else validate_actor(actor)
-    connection.execute(_SET_ACTOR, {"actor": value})
+    connection.execute(_SET_ACTOR, {"setting": ACTOR_SETTING, "actor": value})
 
 
 def tell_on_begin(
