@@ -11,6 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from toolkit.actor import acting_as, current_actor
+    from toolkit.audit_actor import set_actor
+    from toolkit.audit_log import AuditEntry, audit_trail
     from toolkit.backup import (
         BackupManifest,
         backup_tenant,
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
         BackupInvalid,
         ConfigurationError,
         DatabaseUnreachable,
+        InvalidActor,
         InvalidOption,
         InvalidSubdomain,
         LockBusy,
@@ -54,15 +58,20 @@ if TYPE_CHECKING:
     from toolkit.migrations.targeting import Selection
     from toolkit.naming import normalize_tenant_ref, schema_for, validate_subdomain
     from toolkit.provisioning import create_tenant
+    from toolkit.purge import PurgeReport, purge_deleted
     from toolkit.registry import TenantRecord, find_tenant, list_tenants
     from toolkit.session import tenant_engine, tenant_session
     from toolkit.settings import Settings
 
 _EXPORTS = {
+    "toolkit.actor": ("acting_as", "current_actor"),
+    "toolkit.audit_actor": ("set_actor",),
+    "toolkit.audit_log": ("AuditEntry", "audit_trail"),
     "toolkit.db": ("check_reachable", "make_engine", "mask_url"),
     "toolkit.errors": (
         "ConfigurationError",
         "DatabaseUnreachable",
+        "InvalidActor",
         "InvalidOption",
         "InvalidSubdomain",
         "LockBusy",
@@ -102,6 +111,7 @@ _EXPORTS = {
         "suspend_tenant",
     ),
     "toolkit.provisioning": ("create_tenant",),
+    "toolkit.purge": ("PurgeReport", "purge_deleted"),
     "toolkit.registry": ("TenantRecord", "find_tenant", "list_tenants"),
     "toolkit.session": ("tenant_engine", "tenant_session"),
     "toolkit.settings": ("Settings",),
@@ -109,11 +119,13 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    "AuditEntry",
     "BackupError",
     "BackupInvalid",
     "BackupManifest",
     "ConfigurationError",
     "DatabaseUnreachable",
+    "InvalidActor",
     "InvalidOption",
     "InvalidSubdomain",
     "LifecycleResult",
@@ -124,6 +136,7 @@ __all__ = [
     "MigrationStatus",
     "OnError",
     "PlanOutdated",
+    "PurgeReport",
     "RevisionTargetError",
     "RunFinished",
     "RunNotFound",
@@ -139,11 +152,14 @@ __all__ = [
     "TenantRecord",
     "TenantStateError",
     "TenantctlError",
+    "acting_as",
     "archive_tenant",
+    "audit_trail",
     "backup_tenant",
     "check_reachable",
     "clone_tenant",
     "create_tenant",
+    "current_actor",
     "default_backup_path",
     "downgrade_all",
     "drop_tenant",
@@ -153,11 +169,13 @@ __all__ = [
     "mask_url",
     "migration_status",
     "normalize_tenant_ref",
+    "purge_deleted",
     "rename_tenant",
     "restore_tenant",
     "resume_run",
     "resume_tenant",
     "schema_for",
+    "set_actor",
     "suspend_tenant",
     "tenant_engine",
     "tenant_session",
