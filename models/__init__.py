@@ -3,6 +3,9 @@
 Import what you need, e.g. ``from models import Tenant, User, Order``.
 """
 
+# Every Session gets the soft-delete filter and the audit listeners.
+import toolkit.orm_hooks as _orm_hooks  # noqa: F401
+from models.audit import AuditLogEntry, AuditOperation
 from models.base import CORE_SCHEMA, NAMING_CONVENTION, CoreBase, TenantBase
 from models.core import (
     SubscriptionStatus,
@@ -43,7 +46,9 @@ from models.tenant_version import TenantVersionRecord
 __all__ = [
     "CORE_SCHEMA",
     "NAMING_CONVENTION",
+    "AuditLogEntry",
     "AuditMixin",
+    "AuditOperation",
     "CanvasConfig",
     "CoreBase",
     "DatabaseIsolation",

@@ -27,7 +27,13 @@ class AuditMixin:
 
 
 class SoftDeleteMixin:
-    """``deleted_at`` marks a row as deleted without removing it."""
+    """``deleted_at`` marks a row as deleted without removing it.
+
+    Once ``toolkit`` is imported, ORM queries leave soft-deleted rows out unless asked
+    (``execution_options(include_deleted=True)``, see ``toolkit.soft_delete``); rows
+    soft-deleted longer than a retention are removed by ``toolkit.purge.purge_deleted``.
+    ``session.delete(obj)`` still deletes the row for good.
+    """
 
     deleted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -35,3 +41,16 @@ class SoftDeleteMixin:
     def is_deleted(self) -> bool:
         """True once the row has been soft-deleted."""
         return self.deleted_at is not None
+
+    def soft_delete(self, at: datetime.datetime | None = None) -> None:
+        """Mark the row deleted (now, or ``at``); written by the session's next flush.
+
+        Deleting a row that is deleted already keeps its first ``deleted_at``, so the
+        retention counts from the first deletion.
+        """
+        if self.deleted_at is None:
+            self.deleted_at = at if at is not None else datetime.datetime.now(datetime.UTC)
+
+    def restore(self) -> None:
+        """Undo a soft delete; written by the session's next flush."""
+        self.deleted_at = None

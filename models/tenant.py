@@ -56,6 +56,15 @@ class User(TimestampMixin, AuditMixin, SoftDeleteMixin, TenantBase):
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
     preferences: Mapped[JsonObject]
 
+    # Soft-deleted templates and designs are left out of these collections, like out of any
+    # query (toolkit.soft_delete). The database sets the owner to NULL on a hard delete.
+    product_templates: Mapped[list[EtsyProductTemplate]] = relationship(
+        back_populates="owner", passive_deletes=True
+    )
+    designs: Mapped[list[DesignImage]] = relationship(
+        back_populates="uploaded_by", passive_deletes=True
+    )
+
 
 class EtsyProductTemplate(TimestampMixin, AuditMixin, SoftDeleteMixin, TenantBase):
     """A reusable Etsy listing: title, copy, tags, price and materials."""
@@ -79,6 +88,8 @@ class EtsyProductTemplate(TimestampMixin, AuditMixin, SoftDeleteMixin, TenantBas
     shop_section: Mapped[str | None] = mapped_column(String(255), index=True)
     extra: Mapped[dict[str, Any]] = _metadata_column()
 
+    owner: Mapped[User | None] = relationship(back_populates="product_templates")
+
 
 class DesignImage(TimestampMixin, AuditMixin, SoftDeleteMixin, TenantBase):
     """An uploaded design file and what is known about it."""
@@ -100,6 +111,8 @@ class DesignImage(TimestampMixin, AuditMixin, SoftDeleteMixin, TenantBase):
     dpi: Mapped[int] = mapped_column(Integer, server_default=text("300"))
     tags: Mapped[TextList]
     extra: Mapped[dict[str, Any]] = _metadata_column()
+
+    uploaded_by: Mapped[User | None] = relationship(back_populates="designs")
 
 
 class CanvasConfig(TimestampMixin, TenantBase):

@@ -48,8 +48,8 @@ def _revisions_base_first(script: ScriptDirectory, branch: str) -> list[str]:
 
 
 def _schema_objects(engine: Engine, schema: str) -> set[tuple[str, str]]:
-    """Tables, indexes, sequences, constraints and triggers of ``schema``, without Alembic's
-    version table."""
+    """Tables, indexes, sequences, constraints, triggers and functions of ``schema``, without
+    Alembic's version table (a revision may add nothing but a function)."""
     with engine.connect() as connection:
         relations = connection.execute(
             text(
@@ -73,9 +73,16 @@ def _schema_objects(engine: Engine, schema: str) -> set[tuple[str, str]]:
             ),
             {"schema": schema},
         ).all()
+        functions = connection.execute(
+            text(
+                "SELECT 'function', p.oid::regprocedure::text FROM pg_proc p "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :schema"
+            ),
+            {"schema": schema},
+        ).all()
     return {
         (kind, name)
-        for kind, name in [*relations, *constraints, *triggers]
+        for kind, name in [*relations, *constraints, *triggers, *functions]
         if not name.startswith("alembic_version")
     }
 

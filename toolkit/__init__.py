@@ -11,6 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from toolkit.actor import acting_as, current_actor
+    from toolkit.audit_actor import set_actor
+    from toolkit.audit_log import AuditEntry, audit_trail
     from toolkit.backup import (
         BackupManifest,
         backup_tenant,
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         DatabaseIsolationError,
         DatabaseUnreachable,
+        InvalidActor,
         InvalidOption,
         InvalidSubdomain,
         LockBusy,
@@ -64,6 +68,7 @@ if TYPE_CHECKING:
     from toolkit.migrations.targeting import Selection
     from toolkit.naming import normalize_tenant_ref, schema_for, validate_subdomain
     from toolkit.provisioning import create_tenant
+    from toolkit.purge import PurgeReport, purge_deleted
     from toolkit.registry import TenantRecord, find_tenant, list_tenants
     from toolkit.row_security import set_local_role, set_local_tenant
     from toolkit.search_path import set_local_tenant_search_path
@@ -84,11 +89,15 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "toolkit.actor": ("acting_as", "current_actor"),
+    "toolkit.audit_actor": ("set_actor",),
+    "toolkit.audit_log": ("AuditEntry", "audit_trail"),
     "toolkit.db": ("check_reachable", "make_engine", "mask_url"),
     "toolkit.errors": (
         "ConfigurationError",
         "DatabaseIsolationError",
         "DatabaseUnreachable",
+        "InvalidActor",
         "InvalidOption",
         "InvalidSubdomain",
         "LockBusy",
@@ -137,6 +146,7 @@ _EXPORTS = {
         "suspend_tenant",
     ),
     "toolkit.provisioning": ("create_tenant",),
+    "toolkit.purge": ("PurgeReport", "purge_deleted"),
     "toolkit.registry": ("TenantRecord", "find_tenant", "list_tenants"),
     "toolkit.row_security": ("set_local_role", "set_local_tenant"),
     "toolkit.search_path": ("set_local_tenant_search_path",),
@@ -159,12 +169,14 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    "AuditEntry",
     "BackupError",
     "BackupInvalid",
     "BackupManifest",
     "ConfigurationError",
     "DatabaseIsolationError",
     "DatabaseUnreachable",
+    "InvalidActor",
     "InvalidOption",
     "InvalidSubdomain",
     "IsolationStatus",
@@ -178,6 +190,7 @@ __all__ = [
     "NoTransactionOpen",
     "OnError",
     "PlanOutdated",
+    "PurgeReport",
     "RevisionTargetError",
     "RunFinished",
     "RunNotFound",
@@ -196,12 +209,15 @@ __all__ = [
     "TenantScopeChanged",
     "TenantStateError",
     "TenantctlError",
+    "acting_as",
     "archive_tenant",
+    "audit_trail",
     "backup_tenant",
     "bind_tenant",
     "check_reachable",
     "clone_tenant",
     "create_tenant",
+    "current_actor",
     "current_tenant",
     "default_backup_path",
     "disable_tenant_roles",
@@ -215,6 +231,7 @@ __all__ = [
     "mask_url",
     "migration_status",
     "normalize_tenant_ref",
+    "purge_deleted",
     "rename_tenant",
     "require_tenant",
     "reset_tenant",
@@ -222,6 +239,7 @@ __all__ = [
     "resume_run",
     "resume_tenant",
     "schema_for",
+    "set_actor",
     "set_local_role",
     "set_local_tenant",
     "set_local_tenant_search_path",

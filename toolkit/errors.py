@@ -76,6 +76,10 @@ class TenantStateError(TenantctlError):
     """A lifecycle step does not apply to the tenant's status (e.g. resuming an active one)."""
 
 
+class InvalidActor(TenantctlError, ValueError):
+    """An actor for ``acting_as`` (who the audit records) is blank, too long or not text."""
+
+
 class ClientToolMissing(ConfigurationError):
     """A PostgreSQL client program (pg_dump, pg_restore, psql) is not installed."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from toolkit.errors import (
     BackupInvalid,
+    InvalidActor,
     InvalidOption,
     InvalidSubdomain,
     LockBusy,
@@ -27,7 +28,7 @@ EXIT_LOCKED = 6
 
 def exit_code_for(error: Exception) -> int:
     """The exit code a command ends with after ``error``."""
-    if isinstance(error, InvalidSubdomain | InvalidOption | BackupInvalid):
+    if isinstance(error, InvalidSubdomain | InvalidOption | InvalidActor | BackupInvalid):
         return EXIT_USAGE
     if isinstance(error, LockBusy):
         return EXIT_LOCKED

@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from toolkit.cli import audit as _audit  # noqa: F401  (registers tenant purge-deleted/audit)
 from toolkit.cli import backup as _backup  # noqa: F401  (registers tenant backup/restore/clone)
 from toolkit.cli import key, migrate, security, tenant
 from toolkit.cli.context import CliState
