@@ -9,6 +9,7 @@ TENANTCTL := $(VENV)/bin/tenantctl
 DB_URL     = $$($(PY) scripts/devdb.py)
 BENCH_TENANTS ?= 1000
 BENCH_CREATES ?= 200
+BENCH_ARGS ?=
 
 export SUB MSG
 
@@ -52,9 +53,9 @@ demo: install
 	$(TENANTCTL) seed && \
 	$(TENANTCTL) tenant list && $(TENANTCTL) migrate status
 
-# Rollout benchmark (bench/rollout.py): make bench BENCH_TENANTS="1000 10000"
+# Rollout benchmark (bench/rollout.py): make bench BENCH_TENANTS="1000 10000" [BENCH_ARGS=--reuse]
 bench: install
-	url="$(DB_URL)" && $(PY) bench/rollout.py --database-url "$$url" --tenants $(BENCH_TENANTS)
+	url="$(DB_URL)" && $(PY) bench/rollout.py --database-url "$$url" --tenants $(BENCH_TENANTS) $(BENCH_ARGS)
 
 # Provisioning benchmark (bench/provision.py): make bench-provision BENCH_CREATES=200
 bench-provision: install

@@ -1,6 +1,7 @@
 """Benchmark: one tenant revision rolled out over N tenants, against the raw-SQL floor.
 
-For each N, in one run on a fresh database ``tenantctl_bench``:
+For each N, in one run on a fresh database ``tenantctl_bench_<N>`` (or, with ``--reuse``, on
+the one a previous run left, when it still holds exactly N tenants at tenant head):
 
 (a) floor: the DDL the revision emits, replayed per tenant over one psycopg connection,
     one transaction per tenant, no Alembic, no version table, no journal;
@@ -8,11 +9,12 @@ For each N, in one run on a fresh database ``tenantctl_bench``:
 (c) ``tenantctl migrate up --workers 2``;
 (d) no-op: ``alembic upgrade heads`` and ``tenantctl migrate status`` with all at head.
 
-Between measurements the revision is undone (not timed). (a), (b) and (c) run interleaved
-``--repeat`` times (default 3) and the medians are reported. Prints a table, then JSON with
+Between measurements the revision is undone (not timed), so the database ends where it
+started. (a), (b) and (c) run interleaved ``--repeat`` times (default 3) and the medians are
+reported. Prints a table, then JSON with
 ratios against (a) and the peak RSS of the largest process of (b)/(c).
 
-    .venv/bin/python bench/rollout.py --tenants 1000 10000
+    .venv/bin/python bench/rollout.py --tenants 1000 10000 [--reuse]
 """
 
 from __future__ import annotations
@@ -40,12 +42,20 @@ sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
 from bench_database import add_database_url_option, fresh_database  # noqa: E402
 from scratch_scripts import add_tenant_revision, make_scratch_ini  # noqa: E402
 
-from toolkit import RunOptions, make_engine, upgrade_all  # noqa: E402
+from toolkit import (  # noqa: E402
+    DatabaseUnreachable,
+    RunOptions,
+    SchemaNotReady,
+    make_engine,
+    migration_status,
+    upgrade_all,
+)
+from toolkit.db import connect  # noqa: E402
 from toolkit.migrations.branches import TENANT, BranchIndex  # noqa: E402
 from toolkit.migrations.render import render_statements  # noqa: E402
 from toolkit.sql import quote_identifier  # noqa: E402
 
-BENCH_DATABASE = "tenantctl_bench"
+BENCH_DATABASE = "tenantctl_bench_{tenants}"
 REVISION = "bench0001"
 UPGRADE = """
 op.add_column("orders", sa.Column("bench_note", sa.Text(), nullable=True))
@@ -87,28 +97,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, nargs="+", default=[1000])
     parser.add_argument("--repeat", type=int, default=3, help="rounds per N; times are the medians")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the tenants of an earlier run's database when it fits (saves provisioning)",
+    )
     add_database_url_option(parser)
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="tenantctl-bench-") as scratch:
         ini = make_scratch_ini(Path(scratch))
         for count in args.tenants:
-            results.append(_bench(args.database_url, ini, count, args.repeat))
+            results.append(_bench(args.database_url, ini, count, args.repeat, reuse=args.reuse))
     _print(results)
     return 0
 
 
-def _bench(server_url: str, ini: Path, count: int, repeat: int) -> Result:
-    url = fresh_database(server_url, BENCH_DATABASE)
-    engine = make_engine(url)
-    try:
-        started = time.perf_counter()
-        upgrade_all(engine)  # core
-        _register_tenants(url, count)
-        upgrade_all(engine, options=RunOptions(workers=2))  # every tenant from base to head
-        provision = time.perf_counter() - started
-    finally:
-        engine.dispose()
+def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) -> Result:
+    name = BENCH_DATABASE.format(tenants=count)
+    url = _reusable(server_url, name, count) if reuse else None
+    provision = 0.0
+    if url is None:
+        url = fresh_database(server_url, name)
+        engine = make_engine(url)
+        try:
+            started = time.perf_counter()
+            upgrade_all(engine)  # core
+            _register_tenants(url, count)
+            upgrade_all(engine, options=RunOptions(workers=2))  # every tenant from base to head
+            provision = time.perf_counter() - started
+        finally:
+            engine.dispose()
     path = add_tenant_revision(ini, REVISION, UPGRADE, DOWNGRADE)
     try:
         up_sql, down_sql = _floor_statements(ini)
@@ -129,7 +148,6 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int) -> Result:
             noops.append(noop)
             statuses.append(_timed(["tenantctl", "migrate", "status"], env)[0])
             _undo(env)
-        _timed(["tenantctl", "migrate", "up", "--workers", "2"], env)  # leave it at head
     finally:
         path.unlink()
     return Result(
@@ -144,6 +162,21 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int) -> Result:
         noop_peak_rss_mb=noop_rss,
         repeat=repeat,
     )
+
+
+def _reusable(server_url: str, name: str, count: int) -> str | None:
+    """The URL of database ``name`` if it exists with ``count`` tenants, all at head."""
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        with connect(engine) as connection:
+            report = migration_status(connection)
+    except (SchemaNotReady, DatabaseUnreachable):
+        return None
+    finally:
+        engine.dispose()
+    fits = len(report.tenants) == count and report.up_to_date
+    return url if fits else None
 
 
 def _libpq(url: str) -> str:
