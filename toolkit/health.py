@@ -29,6 +29,7 @@ from toolkit.db import connect, mask_url
 from toolkit.errors import DatabaseUnreachable
 from toolkit.exit_codes import EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK
 from toolkit.migrations.status import Heads
+from toolkit.provisioning import project_heads
 from toolkit.registry import MIGRATED_STATUSES
 
 ROUND_TRIPS = 5
@@ -132,12 +133,16 @@ class HealthReport:
         return set(self.core_revisions) == set(self.heads.core)
 
 
-def check_health(engine: Engine, heads: Heads, *, round_trips: int = ROUND_TRIPS) -> HealthReport:
+def check_health(
+    engine: Engine, heads: Heads | None = None, *, round_trips: int = ROUND_TRIPS
+) -> HealthReport:
     """Connect, time ``round_trips`` round trips, read core's and the tenants' versions.
 
+    ``heads`` defaults to this project's (the script directory is read once per process).
     Never raises for the database's sake: an unreachable server or a failing query is a
     report in state ``unreachable`` or ``error`` with the reason (URL masked).
     """
+    heads = heads or project_heads()
     database = mask_url(engine.url)
     started = time.perf_counter()
     try:

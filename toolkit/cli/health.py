@@ -9,7 +9,6 @@ import typer
 from toolkit.cli.context import state, user_errors
 from toolkit.cli.render import console, print_error, print_json
 from toolkit.health import HealthReport, HealthState, check_health
-from toolkit.provisioning import project_heads
 
 
 def health(
@@ -21,7 +20,7 @@ def health(
     Exits 0 healthy, 3 degraded (core or active tenants behind head), 1 unreachable or error.
     """
     with user_errors():
-        report = check_health(state(ctx).engine(), project_heads())
+        report = check_health(state(ctx).engine())
     if as_json:
         print_json(health_json(report))
     elif report.error is not None:
