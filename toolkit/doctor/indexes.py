@@ -67,7 +67,8 @@ def foreign_key_findings(
     for row in rows:
         size = int(row.bytes)
         if row.schema != CORE_SCHEMA:
-            size = int(connection.execute(_LARGEST_TENANT_COPY, {"table": row.table_name}).scalar())
+            largest = connection.execute(_LARGEST_TENANT_COPY, {"table": row.table_name})
+            size = int(largest.scalar_one())
         findings.append(
             _finding(row.schema, row.table_name, row.constraint_name, row.columns, size, reference)
         )

@@ -54,7 +54,7 @@ def version_findings(status: MigrationStatus, schemas: Set[str]) -> list[Finding
             seen.add(version.revisions)
         if not version.at_head and (migrated or version.tenant.status == _ARCHIVED):
             behind[(migrated, version.revisions)].append(version)
-    skew = f"; active tenants are at {len(seen)} different revisions" if len(seen) > 1 else ""
+    skew = f"; migrated tenants are at {len(seen)} different revisions" if len(seen) > 1 else ""
     for (migrated, revisions), versions in sorted(
         behind.items(), key=lambda item: (not item[0][0], item[0][1])
     ):
