@@ -38,9 +38,13 @@ def doctor(
 
 def _print(findings: list[Finding], found: list[Finding]) -> None:
     info = [finding for finding in findings if finding.severity is Severity.INFO]
-    if info:
-        rows = [[f.check, f.subject, f.problem, f.fix] for f in info]
-        console.print(table("information", ["check", "subject", "figure", "note"], rows))
+    for finding in info:  # prose, not a table: these lines are long and read one by one
+        console.print(
+            f"info [{finding.check}] {finding.subject}: {finding.problem} ({finding.fix})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if found:
         rows = [[f.check, f.subject, f.problem, f.fix] for f in found]
         title = f"{len(found)} problem(s)"
