@@ -4,7 +4,9 @@ Made for monitors and container health checks: one connection, a few round trips
 and three small queries in one transaction that only reads and is rolled back (core's
 version, one aggregate over ``core.tenants`` and ``core.tenant_versions``, nothing per
 tenant), under a statement timeout that ends with it (``set_config(..., true)``, the
-function form of ``SET LOCAL``): about 10 ms at 10,000 tenants, and it never hangs.
+function form of ``SET LOCAL``): about 10 ms at 10,000 tenants; a connection attempt or a
+statement that takes longer than its timeout (5 s each) ends the check as unreachable or
+error instead of hanging.
 
 States and exit codes: ``healthy`` 0; ``degraded`` 3 (core behind head, or active or
 suspended tenants behind head); ``unreachable`` 1 (no connection); ``error`` 1 (a query
