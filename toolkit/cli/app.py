@@ -15,6 +15,7 @@ from toolkit.cli import backup as _backup  # noqa: F401  (registers tenant backu
 from toolkit.cli import key, migrate, security, tenant
 from toolkit.cli.context import CliState
 from toolkit.cli.doctor import doctor
+from toolkit.cli.health import health
 from toolkit.cli.seed import seed
 from toolkit.process_exit import exit_now
 from toolkit.settings import Settings
@@ -31,6 +32,7 @@ app.add_typer(key.app, name="key")
 app.add_typer(security.app, name="security")
 app.command("seed")(seed)
 app.command("doctor")(doctor)
+app.command("health")(health)
 
 
 @app.callback()
