@@ -7,6 +7,7 @@ import multiprocessing
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from toolkit import usage
 from toolkit.db import make_engine
@@ -42,6 +43,7 @@ def test_records_are_summed_in_memory_and_written_by_one_statement(
     engine, make_tenants, statements
 ):
     make_tenants("acme", "globex")
+    statements.clear()
     recorder = UsageRecorder(engine, max_keys=100, max_age=3600)
     for _ in range(250):
         recorder.record("acme", "api_calls", 2, at=NOV)
@@ -104,7 +106,9 @@ def test_bad_input_is_refused_before_anything_is_buffered(
 def test_a_naive_datetime_is_refused_and_months_start_on_the_first_in_utc():
     with pytest.raises(InvalidUsage, match="naive datetime"):
         period_of(datetime.datetime(2026, 11, 30, 23))
-    late = datetime.datetime(2026, 11, 30, 23, 30, tzinfo=datetime.timezone(-datetime.timedelta(hours=2)))
+    late = datetime.datetime(
+        2026, 11, 30, 23, 30, tzinfo=datetime.timezone(-datetime.timedelta(hours=2))
+    )
     assert period_of(late) == datetime.date(2026, 12, 1)
     assert parse_month("2026-02") == datetime.date(2026, 2, 1)
     for bad in ("2026-13", "2026-1", "26-01", "2026-00", "nov"):
@@ -154,7 +158,7 @@ def test_a_failed_flush_loses_nothing_and_the_hot_path_does_not_raise(engine, db
     recorder.record("acme", "api_calls", 3, at=NOV)  # triggers a flush that fails: logged
     recorder.record("acme", "api_calls", 4, at=NOV)  # backing off: no new attempt
     assert recorder.pending() == {("acme", UsageMetric.API_CALLS, datetime.date(2026, 11, 1)): 7}
-    with pytest.raises(Exception, match="tenantctl_no_such_database"):
+    with pytest.raises(OperationalError, match="tenantctl_no_such_database"):
         recorder.flush()  # an explicit flush raises
     assert sum(recorder.pending().values()) == 7
     recorder.engine = engine

@@ -152,7 +152,9 @@ def test_cli_report_as_json_csv_and_text(db_url, billed):
         "overage_charge": "0.30",
     }
 
-    result = tenantctl(db_url, "usage", "report", "--month", "2026-10", "--tenant", "globex", "--csv")
+    result = tenantctl(
+        db_url, "usage", "report", "--month", "2026-10", "--tenant", "globex", "--csv"
+    )
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert {row["tenant"] for row in rows} == {"globex"}
@@ -162,7 +164,8 @@ def test_cli_report_as_json_csv_and_text(db_url, billed):
 
     result = tenantctl(db_url, "usage", "report", "--month", "2026-10")
     assert result.returncode == 0, result.stderr
-    assert "usage in 2026-10" in result.stdout and "overage total 25.50 USD" in result.stdout
+    assert "usage in 2026-10" in result.stdout
+    assert "overage total 25.50 USD" in result.stdout
 
 
 def test_cli_report_errors_are_one_line_with_their_exit_code(db_url, billed):
@@ -177,7 +180,7 @@ def test_cli_anomalies_exit_3_when_a_tenant_is_flagged(db_url, histories):
     result = tenantctl(db_url, "usage", "anomalies", "--month", "2026-10", "--json")
     assert result.returncode == 3, result.stderr
     payload = json.loads(result.stdout)
-    assert payload["rule"]["factor"] == 3.0 and payload["rule"]["min_history"] == 3
+    assert (payload["rule"]["factor"], payload["rule"]["min_history"]) == (3.0, 3)
     assert [(a["tenant"], a["metric"], a["direction"]) for a in payload["anomalies"]] == [
         ("acme", "api_calls", "spike"),
         ("globex", "api_calls", "drop"),

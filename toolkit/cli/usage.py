@@ -260,7 +260,13 @@ def _print_anomalies(month: str, found: list[UsageAnomaly]) -> None:
         for anomaly in found
     ]
     columns = ["tenant", "metric", "direction", "this month", "expected", "median"]
-    console.print(table(f"{len(found)} usage anomal{'y' if len(found) == 1 else 'ies'} in {month}", columns, rows))
+    console.print(
+        table(
+            f"{len(found)} usage anomal{'y' if len(found) == 1 else 'ies'} in {month}",
+            columns,
+            rows,
+        )
+    )
 
 
 def _print_limits(result: LimitsReport) -> None:

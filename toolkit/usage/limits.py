@@ -57,7 +57,9 @@ class TenantPlan:
         return self.limits[limit].allowed
 
 
-def _from_row(tenant_id: uuid.UUID, subdomain: str, schema: str, plan: str, overrides: Any) -> TenantPlan:
+def _from_row(
+    tenant_id: uuid.UUID, subdomain: str, schema: str, plan: str, overrides: Any
+) -> TenantPlan:
     data = overrides if isinstance(overrides, dict) else {}
     return TenantPlan(tenant_id, subdomain, schema, plan, data, effective_limits(plan, data))
 
@@ -80,9 +82,7 @@ def tenant_plan(connection: Connection, tenant: str) -> TenantPlan:
 
 def tenant_plan_by_schema(connection: Connection, schema: str) -> TenantPlan | None:
     """The plan of the tenant whose schema is ``schema``; None if no tenant has it."""
-    row = connection.execute(
-        select(*_PLAN_COLUMNS).where(Tenant.database_schema == schema)
-    ).first()
+    row = connection.execute(select(*_PLAN_COLUMNS).where(Tenant.database_schema == schema)).first()
     return None if row is None else _from_row(*row)
 
 
@@ -213,9 +213,7 @@ def change_limits(
     keys = sorted({parse_limit(name).value for name in unset})
     both = sorted(set(patch) & set(keys))
     if both:
-        raise InvalidUsage(
-            f"limit(s) {', '.join(both)} both set and unset: give each limit once"
-        )
+        raise InvalidUsage(f"limit(s) {', '.join(both)} both set and unset: give each limit once")
     with engine.begin() as connection:
         plan = tenant_plan(connection, tenant)
         if patch:
