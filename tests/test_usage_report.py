@@ -205,6 +205,11 @@ def test_cli_limits_set_unset_and_record(db_url, engine, make_tenants):
     assert (limits["max_users"]["allowed"], limits["max_users"]["source"]) == (50, "override")
     assert (limits["max_designs"]["allowed"], limits["max_designs"]["source"]) == (None, "override")
 
+    shown = tenantctl(db_url, "usage", "limits", "acme")
+    assert shown.returncode == 0, shown.stderr
+    assert "limits of acme, plan free" in shown.stdout
+    assert "override" in shown.stdout
+
     result = tenantctl(db_url, "usage", "limits", "acme", "--unset", "max_users", "--json")
     assert result.returncode == 0, result.stderr
     limits = {row["limit"]: row for row in json.loads(result.stdout)["limits"]}

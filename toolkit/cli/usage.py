@@ -236,7 +236,10 @@ def _print_report(result: BillingReport) -> None:
         for line in bill.lines
     ]
     columns = ["tenant", "plan", "metric", "used", "included", "overage", "charge (USD)"]
-    console.print(table(f"usage in {result.month}", columns, rows))
+    listing = table(f"usage in {result.month}", columns, rows)
+    for column in listing.columns[:3]:
+        column.no_wrap = True  # names whole; the numbers wrap instead
+    console.print(listing)
     console.print(
         f"{len(result.tenants)} tenant(s); overage total {result.overage_charge} USD",
         markup=False,
@@ -255,7 +258,7 @@ def _print_anomalies(month: str, found: list[UsageAnomaly]) -> None:
             anomaly.direction,
             f"{anomaly.current:,}",
             f"{anomaly.expected:,.0f}",
-            f"{anomaly.baseline:,.0f} over {len(anomaly.history)} month(s)",
+            f"{anomaly.baseline:,.0f} ({len(anomaly.history)} mo)",
         ]
         for anomaly in found
     ]
