@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import pickle
 import threading
 
 import pytest
@@ -66,6 +67,8 @@ def test_a_user_past_max_users_raises_quota_exceeded_and_writes_nothing(engine, 
     assert (error.limit, error.current, error.requested, error.allowed) == ("max_users", 2, 1, 2)
     assert "tenant 'acme' would exceed its limit max_users" in str(error)
     assert "tenantctl usage limits acme --set max_users=N" in str(error)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.allowed) == (QuotaExceeded, str(error), 2)
     assert _count(engine, "acme", User) == 2
 
 

@@ -3,8 +3,10 @@ what to do about it; the CLI prints it as one line and exits non-zero."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class TenantctlError(Exception):
@@ -205,6 +207,12 @@ class QuotaExceeded(TenantctlError):
             f"upgrade the plan, or raise the limit with "
             f"`tenantctl usage limits {tenant} --set {limit}=N`"
         )
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        # Keyword-only fields: rebuilt by keyword, so the error survives pickling (a worker
+        # process handing it back to its parent).
+        fields = ("tenant", "limit", "current", "requested", "allowed", "plan")
+        return (functools.partial(type(self), **{name: getattr(self, name) for name in fields}), ())
 
 
 class PasswordHashInvalid(TenantctlError, ValueError):
