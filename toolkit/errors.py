@@ -3,8 +3,10 @@ what to do about it; the CLI prints it as one line and exits non-zero."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class TenantctlError(Exception):
@@ -174,6 +176,43 @@ class AccountDisabled(CredentialError):
 
 class InvalidSession(CredentialError):
     """A session token is malformed, unknown, revoked or expired (idle or absolute)."""
+
+
+class InvalidUsage(TenantctlError, ValueError):
+    """A usage metric, quantity, period or limit name is unknown or out of range; no SQL sent."""
+
+
+class QuotaExceeded(TenantctlError):
+    """Creating data would take a tenant past one of its plan's limits; nothing was written.
+
+    ``limit`` names the limit (``max_users``, ``mockups_per_month``, ...), ``current`` is the
+    use before this change, ``requested`` what the change adds and ``allowed`` the limit.
+    """
+
+    http_status = 402
+    code = "quota_exceeded"
+
+    def __init__(
+        self, *, tenant: str, limit: str, current: int, requested: int, allowed: int, plan: str
+    ) -> None:
+        self.tenant = tenant
+        self.limit = limit
+        self.current = current
+        self.requested = requested
+        self.allowed = allowed
+        self.plan = plan
+        super().__init__(
+            f"tenant {tenant!r} would exceed its limit {limit}: {current} in use, "
+            f"{requested} more requested, {allowed} allowed (plan {plan!r}); remove some, "
+            f"upgrade the plan, or raise the limit with "
+            f"`tenantctl usage limits {tenant} --set {limit}=N`"
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        # Keyword-only fields: rebuilt by keyword, so the error survives pickling (a worker
+        # process handing it back to its parent).
+        fields = ("tenant", "limit", "current", "requested", "allowed", "plan")
+        return (functools.partial(type(self), **{name: getattr(self, name) for name in fields}), ())
 
 
 class PasswordHashInvalid(TenantctlError, ValueError):

@@ -1,9 +1,9 @@
 """Exit codes shared by ``tenantctl`` and ``alembic`` (through env.py), and the error -> code map.
 
 0 done; 1 error; 2 invalid input or usage; 3 a check found a problem (``migrate status``: something
-is behind head; ``migrate verify``: a revision file changed); 4 some tenants failed, the others
-were migrated; 5 the run was aborted (fail-fast or a failed canary) with tenants not started;
-6 another run holds the migration lock.
+is behind head; ``migrate verify``: a revision file changed; ``usage anomalies``: a tenant was
+flagged); 4 some tenants failed, the others were migrated; 5 the run was aborted (fail-fast or a
+failed canary) with tenants not started; 6 another run holds the migration lock.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from toolkit.errors import (
     InvalidActor,
     InvalidOption,
     InvalidSubdomain,
+    InvalidUsage,
     LockBusy,
     MigrationFailed,
 )
@@ -28,7 +29,9 @@ EXIT_LOCKED = 6
 
 def exit_code_for(error: Exception) -> int:
     """The exit code a command ends with after ``error``."""
-    if isinstance(error, InvalidSubdomain | InvalidOption | InvalidActor | BackupInvalid):
+    if isinstance(
+        error, InvalidSubdomain | InvalidOption | InvalidActor | InvalidUsage | BackupInvalid
+    ):
         return EXIT_USAGE
     if isinstance(error, LockBusy):
         return EXIT_LOCKED

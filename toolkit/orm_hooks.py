@@ -8,7 +8,8 @@ that never touch the ORM (a rollout worker) pay nothing.
 - ``do_orm_execute``: soft-deleted rows left out (``toolkit.soft_delete``), and the
   database told a changed actor (``toolkit.audit_actor``);
 - ``after_begin``, ``after_transaction_end``: the database told who acts;
-- ``before_flush``: ``created_by``/``updated_by`` filled from the acting user.
+- ``before_flush``: ``created_by``/``updated_by`` filled from the acting user, and the
+  tenant's plan limits checked for new users, designs and mockups (``toolkit.usage.hooks``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from toolkit.audit_actor import (
     tell_on_begin,
 )
 from toolkit.soft_delete import hide_soft_deleted
+from toolkit.usage.hooks import enforce_quotas
 
 LISTENERS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("do_orm_execute", hide_soft_deleted),
@@ -33,6 +35,7 @@ LISTENERS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("after_begin", tell_on_begin),
     ("after_transaction_end", forget_after_savepoint),
     ("before_flush", stamp_before_flush),
+    ("before_flush", enforce_quotas),
 )
 
 

@@ -12,7 +12,7 @@ import typer
 
 from toolkit.cli import audit as _audit  # noqa: F401  (registers tenant purge-deleted/audit)
 from toolkit.cli import backup as _backup  # noqa: F401  (registers tenant backup/restore/clone)
-from toolkit.cli import key, migrate, security, tenant
+from toolkit.cli import key, migrate, security, tenant, usage
 from toolkit.cli.context import CliState
 from toolkit.cli.doctor import doctor
 from toolkit.cli.health import health
@@ -30,6 +30,7 @@ app.add_typer(tenant.app, name="tenant")
 app.add_typer(migrate.app, name="migrate")
 app.add_typer(key.app, name="key")
 app.add_typer(security.app, name="security")
+app.add_typer(usage.app, name="usage")
 app.command("seed")(seed)
 app.command("doctor")(doctor)
 app.command("health")(health)
