@@ -26,7 +26,7 @@ from toolkit.doctor.findings import Finding, Severity
 
 CHECK_LOCKS = "locks"
 SUBJECT = "max_locks_per_transaction"
-NEAR = 0.8  # of max_locks_per_transaction: report from here on
+NEAR = 1.0  # of max_locks_per_transaction: a problem from the guaranteed budget on
 _SETTINGS = text(
     "SELECT current_setting('max_locks_per_transaction')::int, "
     "current_setting('max_connections')::int, "
