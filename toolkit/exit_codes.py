@@ -12,6 +12,7 @@ from toolkit.errors import (
     BackupInvalid,
     InvalidActor,
     InvalidOption,
+    InvalidSetting,
     InvalidSubdomain,
     LockBusy,
     MigrationFailed,
@@ -28,7 +29,9 @@ EXIT_LOCKED = 6
 
 def exit_code_for(error: Exception) -> int:
     """The exit code a command ends with after ``error``."""
-    if isinstance(error, InvalidSubdomain | InvalidOption | InvalidActor | BackupInvalid):
+    if isinstance(
+        error, InvalidSubdomain | InvalidOption | InvalidSetting | InvalidActor | BackupInvalid
+    ):
         return EXIT_USAGE
     if isinstance(error, LockBusy):
         return EXIT_LOCKED
