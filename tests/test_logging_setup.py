@@ -10,7 +10,7 @@ import sys
 import threading
 
 import pytest
-from cli_runner import run_cli
+from cli_runner import alembic, run_cli
 
 from toolkit import acting_as, downgrade_all, tenant_scope, upgrade_all
 from toolkit import logging_setup as setup
@@ -178,3 +178,26 @@ def test_worker_processes_log_under_the_same_run_through_the_cli(db_url, engine,
     assert {r["run_id"] for r in [started, *migrated]} == {run.id}
     # The runner hands the first chunk to its worker before it takes one itself.
     assert {r["pid"] for r in migrated} - {started["pid"]}
+
+
+def test_plain_alembic_logs_json_lines_when_asked(db_url, engine, make_tenants):
+    make_tenants("acme", "globex")
+    downgrade_all(engine, "tenant@-1")
+
+    result = alembic(
+        db_url,
+        "-x",
+        "workers=2",
+        "upgrade",
+        "heads",
+        TENANTCTL_LOG_FORMAT="json",
+        TENANTCTL_LOG_LEVEL="info",
+    )
+
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    migrated = [r for r in records if r["message"].startswith("migrated tenant_")]
+    assert sorted(r["tenant"] for r in migrated) == ["acme", "globex"]
+    with engine.connect() as connection:
+        (run,) = journal.runs(connection, limit=1)
+    assert {r["run_id"] for r in migrated} == {run.id}

@@ -75,13 +75,12 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Annotate ``record``; never drops one."""
-        if not hasattr(record, "tenant"):
+        fields = record.__dict__  # LogRecord takes extra attributes; its type declares none
+        if "tenant" not in fields:
             scope = current_tenant()
-            record.tenant = scope.subdomain if scope is not None else None
-        if not hasattr(record, "actor"):
-            record.actor = current_actor()
-        if not hasattr(record, "run_id"):
-            record.run_id = current_run_id()
+            fields["tenant"] = scope.subdomain if scope is not None else None
+        fields.setdefault("actor", current_actor())
+        fields.setdefault("run_id", current_run_id())
         return True
 
 
@@ -125,7 +124,7 @@ class TextFormatter(logging.Formatter):
             )
             if value is not None
         ]
-        record.context = f"[{' '.join(shown)}] " if shown else ""
+        record.__dict__["context"] = f"[{' '.join(shown)}] " if shown else ""
         return super().format(record)
 
 
