@@ -20,7 +20,6 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
 from typing import IO
 
 from toolkit.actor import current_actor
@@ -128,12 +127,28 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-@dataclass(frozen=True)
 class LogConfig:
-    """What ``configure_logging`` was asked for; worker processes of a run repeat it."""
+    """What ``configure_logging`` was asked for; worker processes of a run repeat it.
 
-    format: str = "text"
-    level: str = "warning"
+    A small slotted class (picklable, compared by value) rather than a dataclass, to keep
+    the CLI's start-up short.
+    """
+
+    __slots__ = ("format", "level")
+
+    def __init__(self, format: str = "text", level: str = "warning") -> None:
+        self.format, self.level = format, level
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LogConfig):
+            return NotImplemented
+        return (self.format, self.level) == (other.format, other.level)
+
+    def __hash__(self) -> int:
+        return hash((self.format, self.level))
+
+    def __repr__(self) -> str:
+        return f"LogConfig(format={self.format!r}, level={self.level!r})"
 
 
 _installed: logging.Handler | None = None

@@ -1,43 +1,48 @@
 """Kinds of setting value: how text becomes a value, which values are acceptable, and how
 a value is written back for messages and the docs. ``toolkit.settings`` lists the settings.
+
+Plain classes with ``__slots__`` rather than dataclasses: the CLI imports this module on
+every start, and building a dataclass costs about a millisecond each.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 
-class Kind(Protocol):
+class Kind:
     """What every kind offers; ``type_name`` is the type column of the docs table."""
 
-    @property
-    def type_name(self) -> str:
-        """The kind's name in the docs: integer, duration, boolean, choice, URL or path."""
+    __slots__ = ()
+    type_name = "value"
 
     def convert(self, text: str) -> object:
         """The value ``text`` stands for; ValueError if it is not of this kind at all."""
+        raise NotImplementedError
 
     def accepts(self, value: object) -> bool:
         """True if ``value`` has the right type and lies in range."""
+        raise NotImplementedError
 
     def describe(self) -> str:
         """What an acceptable value looks like, for error messages and the docs."""
+        raise NotImplementedError
 
     def show(self, value: object) -> str:
         """``value`` written as an operator would set it."""
+        return str(value)
 
 
-@dataclass(frozen=True)
-class Whole:
+class Whole(Kind):
     """A whole number from ``low`` to ``high``, written in decimal digits."""
 
-    low: int
-    high: int
-    type_name: str = "integer"
+    __slots__ = ("high", "low")
+    type_name = "integer"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
 
     def convert(self, text: str) -> object:
         if not re.fullmatch(r"[+-]?[0-9]{1,9}", text):
@@ -58,15 +63,15 @@ _DURATION = re.compile(r"(?P<amount>[0-9]{1,9}(?:\.[0-9]{1,6})?)\s*(?P<unit>ms|s
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
-@dataclass(frozen=True)
-class Duration:
+class Duration(Kind):
     """Seconds, written ``30``, ``2.5``, ``500ms``, ``30s``, ``5m`` or ``1h``; with
     ``can_be_off``, ``0`` or ``off`` means None (no limit)."""
 
-    low: float
-    high: float
-    can_be_off: bool = False
-    type_name: str = "duration"
+    __slots__ = ("can_be_off", "high", "low")
+    type_name = "duration"
+
+    def __init__(self, low: float, high: float, *, can_be_off: bool = False) -> None:
+        self.low, self.high, self.can_be_off = low, high, can_be_off
 
     def convert(self, text: str) -> object:
         if self.can_be_off and text.lower() in ("off", "0"):
@@ -99,11 +104,11 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(Kind):
     """On or off: 1, true, yes, on or 0, false, no, off (any case)."""
 
-    type_name: str = "boolean"
+    __slots__ = ()
+    type_name = "boolean"
 
     def convert(self, text: str) -> object:
         lowered = text.lower()
@@ -121,12 +126,14 @@ class Flag:
         return "1" if value else "0"
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(Kind):
     """One of ``options``, in any case (kept in lowercase)."""
 
-    options: tuple[str, ...]
-    type_name: str = "choice"
+    __slots__ = ("options",)
+    type_name = "choice"
+
+    def __init__(self, options: tuple[str, ...]) -> None:
+        self.options = options
 
     def convert(self, text: str) -> object:
         return text.lower()
@@ -141,14 +148,15 @@ class Choice:
         return str(value)
 
 
-@dataclass(frozen=True)
-class Url:
+class Url(Kind):
     """A URL whose scheme is one of ``schemes`` (``postgresql+psycopg`` counts as
     ``postgresql`` with ``driver_suffix``); passwords are masked when shown."""
 
-    schemes: tuple[str, ...]
-    driver_suffix: bool = False  # postgresql+psycopg: a driver after a "+"
-    type_name: str = "URL"
+    __slots__ = ("driver_suffix", "schemes")
+    type_name = "URL"
+
+    def __init__(self, schemes: tuple[str, ...], *, driver_suffix: bool = False) -> None:
+        self.schemes, self.driver_suffix = schemes, driver_suffix
 
     def convert(self, text: str) -> object:
         return text
@@ -176,12 +184,14 @@ class Url:
         return "unset" if value is None else mask_secret(str(value))
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(Kind):
     """A file system path; with ``optional``, None (unset) is acceptable too."""
 
-    optional: bool = False
-    type_name: str = "path"
+    __slots__ = ("optional",)
+    type_name = "path"
+
+    def __init__(self, *, optional: bool = False) -> None:
+        self.optional = optional
 
     def convert(self, text: str) -> object:
         return Path(text)

@@ -134,15 +134,22 @@ class Settings:
 # -- the settings -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class SettingSpec:
-    """One setting: its field of Settings, environment variable, kind, example and meaning."""
+    """One setting: its field of Settings, environment variable, kind, example and meaning.
 
-    field: str
-    env: str
-    kind: Kind
-    example: str
-    meaning: str
+    A plain class (not a dataclass) to keep the CLI's start-up short.
+    """
+
+    __slots__ = ("env", "example", "field", "kind", "meaning")
+
+    def __init__(self, field: str, env: str, kind: Kind, example: str, meaning: str) -> None:
+        self.field, self.env, self.kind, self.example, self.meaning = (
+            field,
+            env,
+            kind,
+            example,
+            meaning,
+        )
 
     @property
     def flag(self) -> str:
