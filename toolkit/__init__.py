@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         default_backup_path,
         restore_tenant,
     )
-    from toolkit.db import check_reachable, make_engine, mask_url
+    from toolkit.db import check_reachable, make_engine, make_engine_from_settings, mask_url
     from toolkit.errors import (
         BackupError,
         BackupInvalid,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         DatabaseUnreachable,
         InvalidActor,
         InvalidOption,
+        InvalidSetting,
         InvalidSubdomain,
         InvalidUsage,
         LockBusy,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
         resume_tenant,
         suspend_tenant,
     )
+    from toolkit.logging_setup import configure_logging, run_scope
     from toolkit.migrations.apply import Limits
     from toolkit.migrations.events import RunFinished, RunStarted, SchemaOutcome
     from toolkit.migrations.options import OnError, RunOptions
@@ -94,13 +96,14 @@ _EXPORTS = {
     "toolkit.actor": ("acting_as", "current_actor"),
     "toolkit.audit_actor": ("set_actor",),
     "toolkit.audit_log": ("AuditEntry", "audit_trail"),
-    "toolkit.db": ("check_reachable", "make_engine", "mask_url"),
+    "toolkit.db": ("check_reachable", "make_engine", "make_engine_from_settings", "mask_url"),
     "toolkit.errors": (
         "ConfigurationError",
         "DatabaseIsolationError",
         "DatabaseUnreachable",
         "InvalidActor",
         "InvalidOption",
+        "InvalidSetting",
         "InvalidSubdomain",
         "InvalidUsage",
         "LockBusy",
@@ -122,6 +125,7 @@ _EXPORTS = {
         "BackupInvalid",
     ),
     "toolkit.migrations.apply": ("Limits",),
+    "toolkit.logging_setup": ("configure_logging", "run_scope"),
     "toolkit.migrations.events": ("RunFinished", "RunStarted", "SchemaOutcome"),
     "toolkit.migrations.options": ("OnError", "RunOptions"),
     "toolkit.migrations.runner": ("RunReport", "downgrade_all", "resume_run", "upgrade_all"),
@@ -182,6 +186,7 @@ __all__ = [
     "DatabaseUnreachable",
     "InvalidActor",
     "InvalidOption",
+    "InvalidSetting",
     "InvalidSubdomain",
     "InvalidUsage",
     "IsolationStatus",
@@ -222,6 +227,7 @@ __all__ = [
     "bind_tenant",
     "check_reachable",
     "clone_tenant",
+    "configure_logging",
     "create_tenant",
     "current_actor",
     "current_tenant",
@@ -234,6 +240,7 @@ __all__ = [
     "isolation_status",
     "list_tenants",
     "make_engine",
+    "make_engine_from_settings",
     "mask_url",
     "migration_status",
     "normalize_tenant_ref",
@@ -244,6 +251,7 @@ __all__ = [
     "restore_tenant",
     "resume_run",
     "resume_tenant",
+    "run_scope",
     "schema_for",
     "set_actor",
     "set_local_role",

@@ -12,6 +12,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from toolkit.errors import ConfigurationError, DatabaseUnreachable
+from toolkit.settings import Settings
+from toolkit.sql_tag import tag_statements
 
 CONNECT_TIMEOUT_SECONDS = 5
 # psycopg's connect() keyword: run a statement this many times before preparing it; None: never.
@@ -47,9 +49,16 @@ def mask_url(url: str | URL) -> str:
 
 
 def make_engine(
-    url: str | URL, *, transaction_pooler: bool = False, **engine_options: Any
+    url: str | URL,
+    *,
+    transaction_pooler: bool = False,
+    tag_sql: bool = False,
+    **engine_options: Any,
 ) -> Engine:
     """A SQLAlchemy engine for ``url`` with a bounded connect timeout.
+
+    With ``tag_sql`` every statement sent while a tenant is in scope starts with
+    ``/* tenant=acme */`` (``toolkit.sql_tag``), for slow-query logs and ``pg_stat_activity``.
 
     Pass ``transaction_pooler=True`` when ``url`` points at a pooler in transaction mode
     (PgBouncer ``pool_mode = transaction``). Such a pooler hands each transaction whichever
@@ -74,7 +83,45 @@ def make_engine(
             f"keep prepared statements; drop {PREPARE_THRESHOLD} from connect_args"
         )
     connect_args.update(extra)
-    return create_engine(parsed, connect_args=connect_args, **engine_options)
+    engine = create_engine(parsed, connect_args=connect_args, **engine_options)
+    if tag_sql:
+        tag_statements(engine)
+    return engine
+
+
+def make_engine_from_settings(settings: Settings, **engine_options: Any) -> Engine:
+    """The engine ``settings`` describe: its URL, pool, timeouts, pooler mode and SQL tag.
+
+    Pool size, overflow, checkout timeout, recycle and pre-ping go to SQLAlchemy's pool; the
+    connect timeout to libpq; the statement timeout travels as the start-up option ``-c
+    statement_timeout=...``, which the server applies to the session as its default, with
+    no ``SET`` sent (a migration's ``SET LOCAL`` limits still win inside its transactions).
+    ``engine_options`` override any of these; with a ``poolclass`` of its own (e.g.
+    ``NullPool``) the queue's sizing is left out. Raises ConfigurationError when there is
+    no database URL.
+    """
+    options: dict[str, Any] = {
+        "pool_recycle": -1 if settings.pool_recycle is None else settings.pool_recycle,
+        "pool_pre_ping": settings.pool_pre_ping,
+    }
+    if "poolclass" not in engine_options:
+        options.update(
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_timeout=settings.pool_timeout,
+        )
+    connect_args: dict[str, Any] = {"connect_timeout": settings.connect_timeout}
+    if settings.statement_timeout is not None:
+        milliseconds = max(1, round(settings.statement_timeout * 1000))
+        connect_args["options"] = f"-c statement_timeout={milliseconds}"
+    options.update(engine_options)
+    options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
+    return make_engine(
+        settings.require_database_url(),
+        transaction_pooler=settings.transaction_pooler,
+        tag_sql=settings.sql_tenant_tag,
+        **options,
+    )
 
 
 @contextlib.contextmanager

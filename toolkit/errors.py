@@ -21,6 +21,10 @@ class InvalidOption(ConfigurationError):
     """A command option or ``-x`` argument has a value that cannot be used."""
 
 
+class InvalidSetting(ConfigurationError):
+    """A setting (environment variable or global flag) cannot be parsed or is out of range."""
+
+
 class InvalidSubdomain(TenantctlError, ValueError):
     """A subdomain or schema name fails validation; raised before any SQL is sent."""
 

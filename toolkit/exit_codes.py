@@ -12,6 +12,7 @@ from toolkit.errors import (
     BackupInvalid,
     InvalidActor,
     InvalidOption,
+    InvalidSetting,
     InvalidSubdomain,
     InvalidUsage,
     LockBusy,
@@ -30,7 +31,13 @@ EXIT_LOCKED = 6
 def exit_code_for(error: Exception) -> int:
     """The exit code a command ends with after ``error``."""
     if isinstance(
-        error, InvalidSubdomain | InvalidOption | InvalidActor | InvalidUsage | BackupInvalid
+        error,
+        InvalidSubdomain
+        | InvalidOption
+        | InvalidSetting
+        | InvalidActor
+        | InvalidUsage
+        | BackupInvalid,
     ):
         return EXIT_USAGE
     if isinstance(error, LockBusy):

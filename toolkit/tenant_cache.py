@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -22,11 +21,10 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from toolkit.errors import ConfigurationError
+from toolkit.settings import SETTINGS_BY_FIELD, Settings
 
-REDIS_URL_ENV = "REDIS_URL"
-TTL_ENV = "TENANTCTL_TENANT_CACHE_TTL"
-DEFAULT_TTL_SECONDS = 5.0
+TTL_ENV = SETTINGS_BY_FIELD["tenant_cache_ttl"].env
+DEFAULT_TTL_SECONDS = Settings.tenant_cache_ttl
 # Bounds the in-process cache, which also holds unknown subdomains.
 MAX_MEMORY_ENTRIES = 10_000
 REDIS_KEY_PREFIX = "tenantctl:tenant:"
@@ -132,10 +130,12 @@ _default_lock = threading.Lock()
 
 
 def default_tenant_cache(environ: Mapping[str, str] | None = None) -> TenantCache:
-    """Redis at ``$REDIS_URL`` when set, else this process's in-memory cache."""
-    env = os.environ if environ is None else environ
-    ttl = _ttl(env)
-    url = env.get(REDIS_URL_ENV)
+    """Redis at ``$REDIS_URL`` when set, else this process's in-memory cache.
+
+    ``environ`` defaults to ``os.environ``; bad values raise InvalidSetting.
+    """
+    settings = Settings.from_env(environ, only=("redis_url", "tenant_cache_ttl"))
+    ttl, url = settings.tenant_cache_ttl, settings.redis_url
     global _process_cache
     with _default_lock:
         if url:
@@ -165,18 +165,3 @@ def invalidate_tenant(engine: Engine, *subdomains: str) -> None:
         default_tenant_cache().invalidate(*(cache_key(engine, sub) for sub in subdomains))
     except Exception as exc:  # Redis down must not fail a committed lifecycle change
         log.warning("could not invalidate the cached tenant(s) %s: %s", subdomains, exc)
-
-
-def _ttl(env: Mapping[str, str]) -> float:
-    raw = env.get(TTL_ENV)
-    if raw is None or raw == "":
-        return DEFAULT_TTL_SECONDS
-    try:
-        ttl = float(raw)
-    except ValueError:
-        ttl = -1.0
-    if not 0 < ttl <= 3600:
-        raise ConfigurationError(
-            f"invalid {TTL_ENV}={raw!r}: expected seconds between 0 and 3600, e.g. 5"
-        )
-    return ttl

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,10 +35,11 @@ from toolkit.db import connect
 from toolkit.errors import AccountDisabled, InvalidCredentials, InvalidSession, InvalidSubdomain
 from toolkit.naming import normalize_tenant_ref
 from toolkit.passwords import dummy_hash, hash_password, needs_rehash, verify_password
+from toolkit.settings import SETTINGS_BY_FIELD, Settings
 
 log = logging.getLogger("tenantctl.admin_sessions")
 
-REDIS_URL_ENV = "REDIS_URL"
+REDIS_URL_ENV = SETTINGS_BY_FIELD["redis_url"].env
 LOGIN_REFUSED = "login refused: unknown tenant or email, or wrong password; check them and retry"
 
 
@@ -49,9 +49,12 @@ def utc_now() -> datetime.datetime:
 
 
 def session_store(engine: Engine, environ: Mapping[str, str] | None = None) -> SessionStore:
-    """Redis at ``$REDIS_URL`` when it is set, else ``core.tenant_admin_sessions``."""
-    env = os.environ if environ is None else environ
-    url = env.get(REDIS_URL_ENV)
+    """Redis at ``$REDIS_URL`` when it is set, else ``core.tenant_admin_sessions``.
+
+    ``environ`` defaults to ``os.environ``; a REDIS_URL that is not a Redis URL raises
+    InvalidSetting.
+    """
+    url = Settings.from_env(environ, only=("redis_url",)).redis_url
     if url:
         return RedisSessionStore.from_url(url)
     return PostgresSessionStore(engine)

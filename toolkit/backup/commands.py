@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -28,9 +27,10 @@ from toolkit.migrations.branches import TENANT, BranchIndex
 from toolkit.migrations.config import alembic_config
 from toolkit.naming import is_tenant_schema, schema_for, validate_subdomain
 from toolkit.registry import TenantRecord
+from toolkit.settings import SETTINGS_BY_FIELD, Settings
 
-BACKUP_DIR_ENV = "TENANTCTL_BACKUP_DIR"
-DEFAULT_BACKUP_DIR = "backups"
+BACKUP_DIR_ENV = SETTINGS_BY_FIELD["backup_dir"].env
+DEFAULT_BACKUP_DIR = str(Settings.backup_dir)
 
 
 def default_backup_path(subdomain: str) -> Path:
@@ -40,7 +40,7 @@ def default_backup_path(subdomain: str) -> Path:
     """
     validate_subdomain(subdomain)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    directory = Path(os.environ.get(BACKUP_DIR_ENV) or DEFAULT_BACKUP_DIR)
+    directory = Settings.from_env(only=("backup_dir",)).backup_dir
     return directory / f"{subdomain}-{stamp}{BACKUP_SUFFIX}"
 
 

@@ -6,19 +6,19 @@ check failed, 4 some tenants failed, 5 run aborted, 6 migration lock busy.
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+from typing import NoReturn
 
 import typer
 
 from toolkit.cli import audit as _audit  # noqa: F401  (registers tenant purge-deleted/audit)
 from toolkit.cli import backup as _backup  # noqa: F401  (registers tenant backup/restore/clone)
 from toolkit.cli import key, migrate, security, tenant, usage
-from toolkit.cli.context import CliState
+from toolkit.cli.context import CliState, user_errors
 from toolkit.cli.doctor import doctor
+from toolkit.cli.global_options import DatabaseUrl, LogFormat, LogLevel, PoolSize, load_settings
 from toolkit.cli.health import health
 from toolkit.cli.seed import seed
 from toolkit.process_exit import exit_now
-from toolkit.settings import Settings
 
 app = typer.Typer(
     name="tenantctl",
@@ -39,18 +39,15 @@ app.command("health")(health)
 @app.callback()
 def root(
     ctx: typer.Context,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            envvar="DATABASE_URL",
-            help="SQLAlchemy URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/app.",
-            show_envvar=True,
-        ),
-    ] = None,
+    database_url: DatabaseUrl = None,
+    pool_size: PoolSize = None,
+    log_format: LogFormat = None,
+    log_level: LogLevel = None,
 ) -> None:
-    """Global options shared by every command."""
-    cli = CliState(Settings.from_env(database_url=database_url))
+    """Global options shared by every command; they override the environment's settings."""
+    with user_errors():
+        settings = load_settings(database_url, pool_size, log_format, log_level)
+    cli = CliState(settings)
     ctx.obj = cli
     ctx.call_on_close(cli.close)
 

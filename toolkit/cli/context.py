@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from toolkit.cli.render import print_error
-from toolkit.db import make_engine
+from toolkit.db import make_engine_from_settings
 from toolkit.errors import TenantctlError
 from toolkit.exit_codes import exit_code_for
 from toolkit.migrations.config import alembic_config
@@ -26,9 +26,9 @@ class CliState:
     _engine: Engine | None = field(default=None, repr=False)
 
     def engine(self) -> Engine:
-        """The engine for the configured URL, created once per invocation."""
+        """The engine the settings describe, created once per invocation."""
         if self._engine is None:
-            self._engine = make_engine(self.settings.require_database_url())
+            self._engine = make_engine_from_settings(self.settings)
         return self._engine
 
     def scripts(self) -> ScriptDirectory:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -16,14 +17,14 @@ from toolkit.db import connect
 from toolkit.errors import InvalidOption, RunNotFound, SchemaNotReady
 from toolkit.exit_codes import EXIT_CHECK_FAILED
 from toolkit.migrations import journal
-from toolkit.migrations.apply import Limits
 from toolkit.migrations.branches import BranchIndex
 from toolkit.migrations.checksums import changed_revisions
-from toolkit.migrations.options import OnError, RunOptions
+from toolkit.migrations.options import OnError, RunOptions, run_options_from_settings
 from toolkit.migrations.runner import downgrade_all, resume_run, upgrade_all
 from toolkit.migrations.status import MigrationStatus, migration_status
 from toolkit.migrations.targeting import Selection
 from toolkit.naming import normalize_tenant_ref, schema_for
+from toolkit.settings import Settings
 
 app = typer.Typer(help="Migrate core and the tenants, and inspect where they stand.")
 
@@ -40,7 +41,10 @@ Canary = Annotated[
 ]
 Shard = Annotated[str | None, typer.Option(help="Only shard I/N of the tenants, e.g. 2/4.")]
 Workers = Annotated[
-    int | None, typer.Option(min=1, help="Processes migrating tenants (default 1).")
+    int | None,
+    typer.Option(
+        min=1, help="Processes migrating tenants [default: TENANTCTL_MIGRATE_WORKERS or 1]."
+    ),
 ]
 ContinueOnError = Annotated[
     bool,
@@ -50,40 +54,63 @@ ContinueOnError = Annotated[
     ),
 ]
 LockWait = Annotated[
-    float, typer.Option(min=0, help="Seconds to wait for another run's lock before giving up.")
+    float | None,
+    typer.Option(
+        min=0,
+        help="Seconds to wait for another run's lock before giving up "
+        "[default: TENANTCTL_MIGRATE_LOCK_WAIT or 30].",
+    ),
 ]
 LockTimeout = Annotated[
-    float, typer.Option(min=0.001, help="lock_timeout per tenant transaction, in seconds.")
+    float | None,
+    typer.Option(
+        min=0.001,
+        help="lock_timeout per tenant transaction, in seconds "
+        "[default: TENANTCTL_MIGRATE_LOCK_TIMEOUT or 5].",
+    ),
 ]
 StatementTimeout = Annotated[
-    float, typer.Option(min=0.001, help="statement_timeout per tenant transaction, in seconds.")
+    float | None,
+    typer.Option(
+        min=0.001,
+        help="statement_timeout per tenant transaction, in seconds "
+        "[default: TENANTCTL_MIGRATE_STATEMENT_TIMEOUT or 600].",
+    ),
 ]
 LockRetries = Annotated[
-    int, typer.Option(min=0, help="Retries, with backoff, of a tenant that hit lock_timeout.")
+    int | None,
+    typer.Option(
+        min=0,
+        help="Retries, with backoff, of a tenant that hit lock_timeout "
+        "[default: TENANTCTL_MIGRATE_LOCK_RETRIES or 3].",
+    ),
 ]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
 
 
 def _options(
+    settings: Settings,
     tenants: str | None,
     where: list[str] | None,
     canary: int | None,
     shard: str | None,
     workers: int | None,
     continue_on_error: bool,
-    lock_wait: float,
-    lock_timeout: float,
-    statement_timeout: float,
-    lock_retries: int,
+    lock_wait: float | None,
+    lock_timeout: float | None,
+    statement_timeout: float | None,
+    lock_retries: int | None,
     dry_run: bool,
 ) -> RunOptions:
+    """The run's options: each flag given, else its setting (``TENANTCTL_MIGRATE_*``)."""
     for flag, seconds in (
         ("--lock-wait", lock_wait),
         ("--lock-timeout", lock_timeout),
         ("--statement-timeout", statement_timeout),
     ):
-        if not math.isfinite(seconds):
+        if seconds is not None and not math.isfinite(seconds):
             raise InvalidOption(f"invalid {flag} {seconds}: use a finite number of seconds")
+    defaults = run_options_from_settings(settings)
     selection = Selection(canary=canary)
     if tenants is not None:
         selection = selection.with_tenants(tenants)
@@ -91,15 +118,20 @@ def _options(
         selection = selection.with_where(condition)
     if shard is not None:
         selection = selection.with_shard(shard)
-    return RunOptions(
+    limits = defaults.limits
+    return replace(
+        defaults,
         selection=selection,
         on_error=OnError.CONTINUE if continue_on_error else OnError.STOP,
-        workers=workers or 1,
-        lock_wait=lock_wait,
-        limits=Limits(
-            lock_timeout=lock_timeout,
-            statement_timeout=statement_timeout,
-            lock_retries=lock_retries,
+        workers=defaults.workers if workers is None else workers,
+        lock_wait=defaults.lock_wait if lock_wait is None else lock_wait,
+        limits=replace(
+            limits,
+            lock_timeout=limits.lock_timeout if lock_timeout is None else lock_timeout,
+            statement_timeout=(
+                limits.statement_timeout if statement_timeout is None else statement_timeout
+            ),
+            lock_retries=limits.lock_retries if lock_retries is None else lock_retries,
         ),
         dry_run=dry_run,
     )
@@ -115,10 +147,10 @@ def up(
     shard: Shard = None,
     workers: Workers = None,
     continue_on_error: ContinueOnError = False,
-    lock_wait: LockWait = RunOptions.lock_wait,
-    lock_timeout: LockTimeout = Limits.lock_timeout,
-    statement_timeout: StatementTimeout = Limits.statement_timeout,
-    lock_retries: LockRetries = Limits.lock_retries,
+    lock_wait: LockWait = None,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
+    lock_retries: LockRetries = None,
     dry_run: DryRun = False,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Resume the latest run instead.")
@@ -141,7 +173,7 @@ def up(
                 console.print("the latest run finished; nothing to retry", highlight=False)
             return
         options = _options(
-            tenants, where, canary, shard, workers, continue_on_error,
+            state(ctx).settings, tenants, where, canary, shard, workers, continue_on_error,
             lock_wait, lock_timeout, statement_timeout, lock_retries, dry_run,
         )  # fmt: skip
         with _display(as_json) as display:
@@ -158,17 +190,17 @@ def down(
     shard: Shard = None,
     workers: Workers = None,
     continue_on_error: ContinueOnError = False,
-    lock_wait: LockWait = RunOptions.lock_wait,
-    lock_timeout: LockTimeout = Limits.lock_timeout,
-    statement_timeout: StatementTimeout = Limits.statement_timeout,
-    lock_retries: LockRetries = Limits.lock_retries,
+    lock_wait: LockWait = None,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
+    lock_retries: LockRetries = None,
     dry_run: DryRun = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Downgrade the selected tenants (and core, if TARGET names it) to TARGET."""
     with user_errors():
         options = _options(
-            tenants, where, canary, shard, workers, continue_on_error,
+            state(ctx).settings, tenants, where, canary, shard, workers, continue_on_error,
             lock_wait, lock_timeout, statement_timeout, lock_retries, dry_run,
         )  # fmt: skip
         with _display(as_json) as display:

@@ -22,8 +22,11 @@ from sqlalchemy.pool import NullPool
 
 from toolkit.db import make_engine, transaction
 from toolkit.errors import PlanOutdated, one_line
+from toolkit.logging_setup import LogConfig, run_scope
 from toolkit.migrations.events import SchemaOutcome
+from toolkit.naming import is_tenant_schema
 from toolkit.sql import quote_literal, set_local_search_path
+from toolkit.tenant_context import tenant_scope
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -82,12 +85,19 @@ class TenantTask:
 
 @dataclass(frozen=True)
 class WorkerPlan:
-    """Everything a worker process needs, sent once when it starts."""
+    """Everything a worker process needs, sent once when it starts.
+
+    ``run_id`` is the journal's id of the run (None when nothing is journaled) and
+    ``log_config`` the runner's logging set-up (None: it configured none), so that a
+    worker's log lines look like the runner's and name the same run.
+    """
 
     url: str
     ini_path: str | None
     limits: Limits
     groups: tuple[GroupScript, ...]
+    run_id: int | None = None
+    log_config: LogConfig | None = None
 
 
 # A server session keeps the catalog entries of every relation it touched, and whenever other
@@ -155,14 +165,19 @@ class TenantMigrator:
 
         A lock timeout with retries left comes back as an outcome with ``retry_in`` set:
         the caller queues the tenant again after that backoff and goes on with others, so
-        one busy tenant never stalls the run.
+        one busy tenant never stalls the run. While it runs, the tenant and the run are in
+        scope, so every log line of the attempt names both (in a worker process too).
         """
+        scope = task.schema if is_tenant_schema(task.schema) else None
         try:
-            return self._migrate_and_report(task)
+            with run_scope(self.plan.run_id), tenant_scope(scope):
+                outcome = self._attempt(task)
+                _log_outcome(outcome)
+            return outcome
         finally:
             self._recycle_when_due()
 
-    def _migrate_and_report(self, task: TenantTask) -> SchemaOutcome:
+    def _attempt(self, task: TenantTask) -> SchemaOutcome:
         group = self.plan.groups[task.group]
         limits = self.plan.limits
         started = time.perf_counter()
@@ -342,6 +357,27 @@ class TenantMigrator:
             attempts=task.attempt,
             retry_in=retry_in,
         )
+
+
+def _log_outcome(outcome: SchemaOutcome) -> None:
+    """One log line per attempt (the caller has the tenant and the run in scope)."""
+    if outcome.ok:
+        log.info(
+            "migrated %s from %s to %s in %.3f s",
+            outcome.schema,
+            ", ".join(outcome.from_revisions) or "base",
+            ", ".join(outcome.to_revisions) or "base",
+            outcome.seconds,
+        )
+    elif outcome.retry_in is not None:
+        log.info(
+            "%s hit its lock timeout (attempt %d); retrying in %.1f s",
+            outcome.schema,
+            outcome.attempts,
+            outcome.retry_in,
+        )
+    else:  # info, like the rest: the run reports failures itself (events, MigrationFailed)
+        log.info("%s failed and was rolled back: %s", outcome.schema, outcome.error)
 
 
 # Journal SQL. After the tenant's transaction rolled back; parameters: error, attempts, ms, step id.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 from alembic.config import Config
@@ -20,14 +19,15 @@ from toolkit.migrations.options import (
     URL_ATTR,
     RunOptions,
 )
+from toolkit.settings import SETTINGS_BY_FIELD, Settings
 
-ALEMBIC_INI_ENV = "TENANTCTL_ALEMBIC_INI"
+ALEMBIC_INI_ENV = SETTINGS_BY_FIELD["alembic_ini"].env
 _PROJECT_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def alembic_ini_path() -> Path:
     """``alembic.ini`` of this project, or the one ``TENANTCTL_ALEMBIC_INI`` names."""
-    path = Path(os.environ.get(ALEMBIC_INI_ENV) or _PROJECT_INI)
+    path = Settings.from_env(only=("alembic_ini",)).alembic_ini or _PROJECT_INI
     if not path.is_file():
         raise ConfigurationError(
             f"alembic.ini not found at {path}: run from a checkout of tenantctl installed with "

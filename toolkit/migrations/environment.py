@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 from models import CORE_SCHEMA, CoreBase, TenantBase
 from toolkit.db import connect, disable_idle_timeout, make_engine, transaction
 from toolkit.errors import ConfigurationError, RevisionTargetError, one_line
+from toolkit.logging_setup import active_log_config, current_run_id, run_scope
 from toolkit.migrations.apply import TenantMigrator, WorkerPlan
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
 from toolkit.migrations.checksums import record_sql, revision_files
@@ -150,7 +151,8 @@ class _Run:
         # Worker processes boot while this process plans; they get the plan when it exists.
         spawn = owned and not self.options.dry_run and TENANT in self.branches
         extra_workers = self.options.workers - 1 if spawn else 0
-        with WorkerPool.spawn(extra_workers) as pool:
+        # The run binds its id once journaled; the scope takes it back when the run ends.
+        with WorkerPool.spawn(extra_workers) as pool, run_scope(current_run_id()):
             self._plan_and_run(connection, journal_connection, lock, pool)
 
     def _plan_and_run(
@@ -260,6 +262,8 @@ class _Run:
             ini_path=self.context.config.config_file_name,
             limits=self.options.limits,
             groups=tuple(plan.groups),
+            run_id=rollout.run_id,
+            log_config=active_log_config(),
         )
         borrowed = None if owned else connection
         migrator = TenantMigrator(worker_plan, connection=borrowed, script=self.script)

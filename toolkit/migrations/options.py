@@ -18,7 +18,7 @@ from alembic.config import Config
 from toolkit.errors import InvalidOption
 from toolkit.migrations.apply import Limits
 from toolkit.migrations.targeting import Selection
-from toolkit.settings import DATABASE_URL_ENV
+from toolkit.settings import DATABASE_URL_ENV, Settings
 
 # Keys of ``Config.attributes`` through which the toolkit hands options to env.py.
 CONNECTION_ATTR = "tenantctl.connection"
@@ -102,6 +102,20 @@ def options_from_json(recorded: Mapping[str, Any]) -> RunOptions:
     )
 
 
+def run_options_from_settings(settings: Settings) -> RunOptions:
+    """Default options of a run as the settings say (``TENANTCTL_MIGRATE_*``): workers,
+    lock wait, and the per-tenant limits. Flags and ``-x`` arguments override them."""
+    return RunOptions(
+        workers=settings.migrate_workers,
+        lock_wait=settings.migrate_lock_wait,
+        limits=Limits(
+            lock_timeout=settings.migrate_lock_timeout,
+            statement_timeout=settings.migrate_statement_timeout,
+            lock_retries=settings.migrate_lock_retries,
+        ),
+    )
+
+
 def _shard_pair(text: str | None) -> tuple[int, int] | None:
     if not text:
         return None
@@ -121,11 +135,26 @@ def database_url(config: Config) -> str | None:
 
 
 def options_from_config(config: Config, x_arguments: Mapping[str, str]) -> RunOptions:
-    """The toolkit's options from ``config.attributes``, overridden by ``-x`` arguments."""
-    base = config.attributes.get(OPTIONS_ATTR) or RunOptions()
+    """The toolkit's options from ``config.attributes``, overridden by ``-x`` arguments.
+
+    A plain ``alembic`` command has none: its defaults come from the settings in the
+    environment (``TENANTCTL_MIGRATE_*``), as ``tenantctl migrate``'s do.
+    """
+    base = config.attributes.get(OPTIONS_ATTR)
+    if base is None:
+        base = run_options_from_settings(Settings.from_env(only=_MIGRATE_SETTINGS))
     if not isinstance(base, RunOptions):
         raise TypeError(f"{OPTIONS_ATTR} must hold RunOptions, not {type(base).__name__}")
     return base.with_x_arguments(x_arguments)
+
+
+_MIGRATE_SETTINGS = (
+    "migrate_workers",
+    "migrate_lock_wait",
+    "migrate_lock_timeout",
+    "migrate_statement_timeout",
+    "migrate_lock_retries",
+)
 
 
 # -- -x parsers: each takes the options, the -x name and its text, and returns new options ----

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from models import RunOutcome
 from toolkit.errors import MigrationFailed, TenantFailure
+from toolkit.logging_setup import bind_run_id
 from toolkit.migrations import journal
 from toolkit.migrations.apply import TenantMigrator, TenantTask, WorkerPlan
 from toolkit.migrations.events import (
@@ -65,11 +66,25 @@ class Rollout:
             workers=workers,
             dry_run=self.options.dry_run,
         )
+        log.info(
+            "%s%s to %s: %d tenant(s) to migrate in %d group(s), %d up to date, %d worker(s)",
+            "dry run of " if self.options.dry_run else "",
+            self.command,
+            self.target,
+            plan.planned,
+            len(plan.groups),
+            len(plan.up_to_date),
+            workers,
+        )
         self._emit(started)
         return started
 
     def open_journal(self) -> None:
-        """Record the run as running, once there is a journal connection."""
+        """Record the run as running, once there is a journal connection.
+
+        From then on the run's id is the current run (``toolkit.logging_setup``), so log
+        lines name it; the caller's ``run_scope`` ends that with the run.
+        """
         if self.journal_connection is None or self.run_id is not None:
             return
         self.run_id = journal.start_run(
@@ -79,6 +94,7 @@ class Rollout:
             options=self.options.as_json(),
             resumed_from=self.options.resume_run,
         )
+        bind_run_id(self.run_id)
 
     def abort(self, *, not_reached: int) -> None:
         """Mark the run aborted before ``not_reached`` schemas were started."""
@@ -158,6 +174,13 @@ class Rollout:
         else:
             outcome = RunOutcome.SUCCEEDED
         self._journal_outcome(outcome)
+        log.info(
+            "run %s: %d done, %d failed, %d not reached",
+            outcome.value,
+            len(self.outcomes) - len(failed),
+            len(failed),
+            self.not_reached,
+        )
         self._emit(
             RunFinished(
                 run_id=self.run_id,

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from toolkit.errors import TenantctlError
+from toolkit.logging_setup import bind_run_id, configure_logging
 from toolkit.migrations.apply import TenantMigrator, WorkerPlan
 from toolkit.migrations.events import SchemaOutcome
 from toolkit.migrations.workers import STOP_SIGNAL, read_message, write_message
@@ -47,6 +48,7 @@ def main(parent_pid: int) -> int:
         return 0
     plan: WorkerPlan
     plan, fail_fast = loaded
+    _adopt_run(plan)
     migrator = TenantMigrator(plan)
     try:
         while (chunk := _next_message()) is not None:
@@ -62,6 +64,17 @@ def main(parent_pid: int) -> int:
     finally:
         migrator.close()
     return 0
+
+
+def _adopt_run(plan: WorkerPlan) -> None:
+    """Log like the runner does (same format and level) and under the run's id.
+
+    The worker's stderr is the runner's, so its lines join the runner's stream. The id
+    stays bound for the life of the process: a worker serves one run.
+    """
+    if plan.log_config is not None:
+        configure_logging(plan.log_config.format, plan.log_config.level)
+    bind_run_id(plan.run_id)
 
 
 def _next_message() -> Any:
