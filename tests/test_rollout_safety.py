@@ -621,10 +621,10 @@ AT_K2 = (("k2",), frozenset(KILL_COLUMNS))
 UNTOUCHED = (BASE, frozenset())
 
 
-def _two_slow_revisions(ini: Path, *, render_as_sql: bool = True) -> None:
-    """Revisions k1 and k2, each a 0.15 s sleep and a new orders column: 0.3 s a tenant."""
+def _two_slow_revisions(ini: Path, *, render_as_sql: bool = True, sleep: float = 0.15) -> None:
+    """Revisions k1 and k2, each a ``sleep`` and a new orders column (2 x ``sleep`` a tenant)."""
     for revision, column in zip(("k1", "k2"), KILL_COLUMNS, strict=True):
-        _add_column_revision(ini, revision, column, sleep=0.15, render_as_sql=render_as_sql)
+        _add_column_revision(ini, revision, column, sleep=sleep, render_as_sql=render_as_sql)
 
 
 def _in_flight(engine: Engine, *, done: int, busy: int = 1) -> list[int]:
@@ -705,7 +705,9 @@ def test_ctrl_c_mid_rollout_ends_the_run_as_interrupted_and_leaves_each_tenant_w
     db_url, engine, make_tenants, scratch_ini, runs, start_tenantctl
 ):
     schemas = make_tenants(*(f"k{i}" for i in range(8)))
-    _two_slow_revisions(scratch_ini)
+    # 1 s a tenant: the signal must land mid-run even when this test notices "in flight" late
+    # (a Ctrl-C after the last tenant, as the run exits, rightly changes nothing).
+    _two_slow_revisions(scratch_ini, sleep=0.5)
 
     run = start_tenantctl("migrate", "up", "--workers", "2")
     _wait_for(lambda: _in_flight(engine, done=1, busy=2), "both processes mid-tenant", run)
