@@ -11,8 +11,12 @@ the one a previous run left, when it still holds exactly N tenants at tenant hea
 
 Between measurements the revision is undone (not timed), so the database ends where it
 started. (a), (b) and (c) run interleaved ``--repeat`` times (default 3) and the medians are
-reported. Prints a table, then JSON with
-ratios against (a) and the peak RSS of the largest process of (b)/(c).
+reported. Prints a table, then JSON with ratios against (a) and the peak RSS of the largest
+process of (b)/(c).
+
+The project's modules and revision files are compiled to bytecode first, as pip does when it
+installs a package, so that no measured process compiles them (on a machine with
+PYTHONDONTWRITEBYTECODE set, every process would).
 
     .venv/bin/python bench/rollout.py --tenants 1000 10000 [--reuse]
 """
@@ -20,6 +24,7 @@ ratios against (a) and the peak RSS of the largest process of (b)/(c).
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import statistics
@@ -82,6 +87,7 @@ class Result:
     peak_rss_mb: float
     noop_peak_rss_mb: float
     repeat: int
+    rounds: dict[str, list[float]]  # every round's seconds, per measurement
 
     @property
     def ratios(self) -> dict[str, float]:
@@ -113,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _compile_bytecode(scratch: Path) -> None:
+    """Bytecode for the project and the scratch revisions, as an installed package has."""
+    for directory in (PROJECT / "toolkit", PROJECT / "models", PROJECT / "alembic", scratch):
+        compileall.compile_dir(directory, quiet=1)
+
+
 def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) -> Result:
     name = BENCH_DATABASE.format(tenants=count)
     url = _reusable(server_url, name, count) if reuse else None
@@ -129,6 +141,7 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         finally:
             engine.dispose()
     path = add_tenant_revision(ini, REVISION, UPGRADE, DOWNGRADE)
+    _compile_bytecode(ini.parent)
     try:
         up_sql, down_sql = _floor_statements(ini)
         schemas = [f"tenant_t{i:05d}" for i in range(count)]
@@ -161,6 +174,13 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         peak_rss_mb=max(rss),
         noop_peak_rss_mb=noop_rss,
         repeat=repeat,
+        rounds={
+            "floor": floors,
+            "one_worker": ones,
+            "two_workers": twos,
+            "noop_alembic": noops,
+            "status": statuses,
+        },
     )
 
 

@@ -48,8 +48,9 @@ def _revisions_base_first(script: ScriptDirectory, branch: str) -> list[str]:
 
 
 def _schema_objects(engine: Engine, schema: str) -> set[tuple[str, str]]:
-    """Tables, indexes, sequences, constraints, triggers and functions of ``schema``, without
-    Alembic's version table (a revision may add nothing but a function)."""
+    """Tables, indexes, sequences, constraints, triggers (with their definitions) and
+    functions of ``schema``, without Alembic's version table (a revision may add nothing but
+    a function, or change nothing but a trigger's definition)."""
     with engine.connect() as connection:
         relations = connection.execute(
             text(
@@ -67,7 +68,8 @@ def _schema_objects(engine: Engine, schema: str) -> set[tuple[str, str]]:
         ).all()
         triggers = connection.execute(
             text(
-                "SELECT 'trigger', t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "SELECT 'trigger', pg_get_triggerdef(t.oid) FROM pg_trigger t "
+                "JOIN pg_class c ON c.oid = t.tgrelid "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = :schema AND NOT t.tgisinternal"
             ),

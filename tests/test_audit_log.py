@@ -321,7 +321,7 @@ def test_downgrading_core_then_tenants_removes_the_audit_and_upgrading_restores_
     downgrade_all(engine, "core@-1")
     assert _audit_objects(engine, schema) == (0, True)
     _add_ann(engine)  # tenant writes still work, unaudited
-    downgrade_all(engine, "tenant@-1")
+    downgrade_all(engine, "0002tenant")  # the tenant revision below the audit log
     assert _audit_objects(engine, schema) == (0, False)
 
     upgrade_all(engine)

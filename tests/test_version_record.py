@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 from alembic.script import ScriptDirectory
+from scratch_scripts import add_tenant_revision
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from toolkit import MigrationFailed, OnError, downgrade_all, drop_tenant, rename_tenant, upgrade_all
 from toolkit.migrations.config import alembic_config
@@ -141,3 +143,50 @@ def test_a_schema_no_tenant_owns_records_nothing(engine, make_tenants):
         connection.execute(text("INSERT INTO scratch.alembic_version VALUES ('x')"))
 
     assert _records(engine) == {"acme": HEADS.tenant}
+
+
+# A trigger function that fails whenever it runs: shows whether a change fired the trigger.
+FAILING_TRIGGER_FUNCTION = """
+CREATE OR REPLACE FUNCTION core.record_tenant_version() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $function$
+BEGIN
+    RAISE EXCEPTION 'the version trigger fired';
+END
+$function$
+"""
+
+
+@pytest.mark.parametrize("render_as_sql", [True, False], ids=["rendered", "alembic"])
+def test_a_rollout_writes_the_record_itself_and_never_fires_the_trigger(
+    engine, make_tenants, scratch_ini, monkeypatch, render_as_sql
+):
+    make_tenants("acme", "globex")
+    add_tenant_revision(
+        scratch_ini,
+        "r_note",
+        'op.add_column("orders", sa.Column("note", sa.Text()))',
+        'op.drop_column("orders", "note")',
+        render_as_sql=render_as_sql,
+    )
+    monkeypatch.setenv("TENANTCTL_ALEMBIC_INI", str(scratch_ini))
+    with engine.begin() as connection:
+        connection.execute(text(FAILING_TRIGGER_FUNCTION))
+
+    upgrade_all(engine)  # any firing of the trigger would fail the tenant
+    downgrade_all(engine, "tenant@-1", tenants=["globex"])
+
+    assert _records(engine) == {"acme": ("r_note",), "globex": HEADS.tenant}
+    by_hand = text("UPDATE tenant_acme.alembic_version SET version_num = 'x1'")
+    with pytest.raises(DBAPIError, match="the version trigger fired"), engine.begin() as connection:
+        connection.execute(by_hand)  # any other change still fires it
+
+
+def test_below_the_rollout_revision_the_trigger_records_every_change_again(engine, make_tenants):
+    make_tenants("acme")
+
+    downgrade_all(engine, "0003tenant")
+    with engine.begin() as connection:  # the rollout's setting no longer silences it
+        connection.execute(text("SET LOCAL tenantctl.version_record = 'rollout'"))
+        connection.execute(text("UPDATE tenant_acme.alembic_version SET version_num = 'x1'"))
+
+    assert _records(engine) == {"acme": ("x1",)}

@@ -2,8 +2,9 @@
 
 Inside that transaction: ``SET LOCAL`` timeouts and search path, the version rows locked and
 checked against the plan, the group's SQL (or Alembic for revisions that need Python), the
-revision checksums, the journal row, and a check that the version table now holds what the
-plan leads to. All of it commits together or not at all. A lock timeout is retried with
+revision checksums (until one tenant of the group has committed them), the tenant's version
+record, the journal row, and a check that the version table now holds what the plan leads
+to. All of it commits together or not at all. A lock timeout is retried with
 backoff a bounded number of times; any other error fails the tenant at once.
 """
 
@@ -23,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from toolkit.db import make_engine, transaction
 from toolkit.errors import PlanOutdated, one_line
 from toolkit.logging_setup import LogConfig, run_scope
+from toolkit.migrations import version_record
 from toolkit.migrations.events import SchemaOutcome
 from toolkit.naming import is_tenant_schema
 from toolkit.sql import quote_literal, set_local_search_path
@@ -43,8 +45,6 @@ CREATE_VERSION_TABLE = (
 )
 _LOCK_VERSIONS = "SELECT version_num FROM alembic_version FOR UPDATE"
 _READ_VERSIONS = "SELECT version_num FROM alembic_version"
-# Changes nothing but fires the statement trigger that records the table in core (0002tenant).
-_TOUCH_VERSIONS = "UPDATE alembic_version SET version_num = version_num"
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,9 @@ class WorkerPlan:
 
     ``run_id`` is the journal's id of the run (None when nothing is journaled) and
     ``log_config`` the runner's logging set-up (None: it configured none), so that a
-    worker's log lines look like the runner's and name the same run.
+    worker's log lines look like the runner's and name the same run. ``record_versions``
+    says core has ``core.tenant_versions``: each tenant's transaction then writes its
+    record itself instead of through the trigger (``version_record``).
     """
 
     url: str
@@ -98,6 +100,7 @@ class WorkerPlan:
     groups: tuple[GroupScript, ...]
     run_id: int | None = None
     log_config: LogConfig | None = None
+    record_versions: bool = False
 
 
 # A server session keeps the catalog entries of every relation it touched, and whenever other
@@ -124,6 +127,9 @@ class TenantMigrator:
         self._borrowed = connection is not None
         self._connection = connection
         self._served = 0  # tenants migrated on the current connection
+        # Groups whose revision checksums a tenant of this migrator has committed: the
+        # record is the same for every tenant of a group, so once is enough.
+        self._checksums_recorded: set[int] = set()
 
     # -- connection -------------------------------------------------------------------------
 
@@ -194,6 +200,7 @@ class TenantMigrator:
                 return self._outcome(task, group, started, error, retry_in=backoff)
             self._record_failure(task, error, task.attempt, started)
             return self._outcome(task, group, started, error)
+        self._checksums_recorded.add(task.group)
         return self._outcome(task, group, started, None)
 
     def _migrate_once(self, task: TenantTask, group: GroupScript, attempts: int) -> None:
@@ -222,10 +229,7 @@ class TenantMigrator:
                 statements = []
             else:
                 statements.append(group.sql)
-            if group.record_sql is not None:
-                statements.append(group.record_sql)
-            if task.step_id is not None:
-                statements.append(mark_done_sql(task.step_id, attempts))
+            statements.extend(self._bookkeeping(task, group, attempts))
             statements.append(_READ_VERSIONS)
             found = _result_sets(driver.execute(_SEPARATOR.join(statements)))
             if group.sql is not None:
@@ -249,10 +253,7 @@ class TenantMigrator:
             statements.append(CREATE_VERSION_TABLE)
         statements.append(require_versions_sql(task.schema, group.from_revisions, "is at"))
         statements.append(group.sql or "")
-        if group.record_sql is not None:
-            statements.append(group.record_sql)
-        if task.step_id is not None:
-            statements.append(mark_done_sql(task.step_id, attempts))
+        statements.extend(self._bookkeeping(task, group, attempts))
         statements.append(
             require_versions_sql(task.schema, group.to_revisions, "would end at", lock=False)
         )
@@ -271,25 +272,40 @@ class TenantMigrator:
         """Rewrite ``schema``'s row in ``core.tenant_versions`` from its version table.
 
         The plan came from that record; if it was stale (someone changed the table with
-        triggers disabled), touching the table fires the trigger, so the next run plans from
-        the truth instead of failing the same way again.
+        triggers disabled), rewriting it means the next run plans from the truth instead of
+        failing the same way again.
         """
+        if not self.plan.record_versions:
+            return
         try:
             connection = self._live_connection()
             with transaction(connection):
                 driver = connection.connection.driver_connection
                 assert isinstance(driver, psycopg.Connection)
-                driver.execute(f"{self._prelude(schema)}; {_TOUCH_VERSIONS}")
+                driver.execute(f"{self._prelude(schema)}; {version_record.record_sql(schema)}")
         except Exception as exc:  # the failure being reported matters more than this repair
             log.warning("could not refresh the version record of %s: %s", schema, one_line(exc))
 
     def _prelude(self, schema: str) -> str:
         limits = self.plan.limits
+        skip_trigger = f"; {version_record.SKIP_TRIGGER}" if self.plan.record_versions else ""
         return (
             f"SET LOCAL lock_timeout = {int(limits.lock_timeout * 1000)}; "
             f"SET LOCAL statement_timeout = {int(limits.statement_timeout * 1000)}; "
-            f"{set_local_search_path(schema)}"
+            f"{set_local_search_path(schema)}{skip_trigger}"
         )
+
+    def _bookkeeping(self, task: TenantTask, group: GroupScript, attempts: int) -> list[str]:
+        """What the tenant's transaction writes to core besides its DDL: the revisions'
+        checksums, the tenant's version record, and its journal step marked done."""
+        statements = []
+        if group.record_sql is not None and task.group not in self._checksums_recorded:
+            statements.append(group.record_sql)
+        if self.plan.record_versions:
+            statements.append(version_record.record_sql(task.schema))
+        if task.step_id is not None:
+            statements.append(mark_done_sql(task.step_id, attempts))
+        return statements
 
     def _run_alembic(self, connection: Connection, schema: str, group: GroupScript) -> None:
         # Imported here: a worker process imports Alembic and the models only when one of
@@ -408,21 +424,18 @@ def require_versions_sql(
     schema: str, expected: Sequence[str], verb: str, *, lock: bool = True
 ) -> str:
     """A statement that fails with PLAN_OUTDATED_SQLSTATE unless the version table (on the
-    search path) holds exactly ``expected``; with ``lock`` it locks the rows it reads."""
-    wanted = "ARRAY[" + ", ".join(quote_literal(revision) for revision in expected) + "]"
-    shown = ", ".join(sorted(expected)) or "base"
-    message = quote_literal(
-        f"{schema} {verb} %, not {shown} as planned (another process moved it since the "
-        "plan was made); rolled back, run again to re-plan"
-    )
+    search path) holds exactly ``expected``; with ``lock`` it locks the rows it reads.
+
+    Both sides are sorted by code point (``COLLATE "C"`` in the server, ``sorted`` here), and
+    the block has a single statement, because PL/pgSQL prepares each one anew per call.
+    """
+    literals = ", ".join(quote_literal(revision) for revision in sorted(expected))
+    message = quote_literal(_outdated(schema, verb, ["%"], expected))
     for_update = " FOR UPDATE" if lock else ""
     return (
-        "DO $tenantctl$ DECLARE found text[]; wanted text[]; BEGIN "  # noqa: S608  (quoted literals)
-        "SELECT coalesce(array_agg(v ORDER BY v), '{}') INTO found "
-        f"FROM (SELECT version_num::text AS v FROM alembic_version{for_update}) AS versions; "
-        "SELECT coalesce(array_agg(v ORDER BY v), '{}') INTO wanted "
-        f"FROM unnest({wanted}::text[]) AS v; "
-        "IF found IS DISTINCT FROM wanted THEN "
+        "DO $tenantctl$ DECLARE found text[] := ARRAY(SELECT version_num::text "  # noqa: S608  (quoted literals)
+        f'FROM alembic_version ORDER BY version_num::text COLLATE "C"{for_update}); BEGIN '
+        f"IF found IS DISTINCT FROM ARRAY[{literals}]::text[] THEN "
         f"RAISE EXCEPTION {message}, coalesce(nullif(array_to_string(found, ', '), ''), 'base') "
         f"USING ERRCODE = '{PLAN_OUTDATED_SQLSTATE}'; "
         "END IF; END $tenantctl$"
@@ -443,11 +456,16 @@ def _require_versions(
     schema: str, found: tuple[str, ...], expected: tuple[str, ...], verb: str
 ) -> None:
     if found != tuple(sorted(expected)):
-        raise PlanOutdated(
-            f"{schema} {verb} {', '.join(found) or 'base'}, not "
-            f"{', '.join(expected) or 'base'} as planned (another process moved it since the "
-            "plan was made); rolled back, run again to re-plan"
-        )
+        raise PlanOutdated(_outdated(schema, verb, found, expected))
+
+
+def _outdated(schema: str, verb: str, found: Sequence[str], expected: Sequence[str]) -> str:
+    """Why a tenant was rolled back: it is not where the plan says it is (or would end)."""
+    return (
+        f"{schema} {verb} {', '.join(found) or 'base'}, not "
+        f"{', '.join(sorted(expected)) or 'base'} as planned (another process moved it since "
+        "the plan was made); rolled back, run again to re-plan"
+    )
 
 
 def _first_cause(exc: BaseException) -> BaseException:

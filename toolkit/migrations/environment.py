@@ -29,6 +29,7 @@ from models import CORE_SCHEMA, CoreBase, TenantBase
 from toolkit.db import connect, disable_idle_timeout, make_engine, transaction
 from toolkit.errors import ConfigurationError, RevisionTargetError, one_line
 from toolkit.logging_setup import active_log_config, current_run_id, run_scope
+from toolkit.migrations import version_record
 from toolkit.migrations.apply import TenantMigrator, WorkerPlan
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
 from toolkit.migrations.checksums import record_sql, revision_files
@@ -264,6 +265,7 @@ class _Run:
             groups=tuple(plan.groups),
             run_id=rollout.run_id,
             log_config=active_log_config(),
+            record_versions=_records_ready(connection, owned=owned),
         )
         borrowed = None if owned else connection
         migrator = TenantMigrator(worker_plan, connection=borrowed, script=self.script)
@@ -415,6 +417,17 @@ def _journal_ready(journal_connection: Connection | None) -> bool:
     journal_connection.commit()
     ready = journal_exists(journal_connection)
     journal_connection.commit()
+    return ready
+
+
+def _records_ready(connection: Connection, *, owned: bool) -> bool:
+    """True if core has ``core.tenant_versions`` now that core has moved (see
+    ``_journal_ready`` for the commits around the check on a connection the run owns)."""
+    if owned:
+        connection.commit()
+    ready = version_record.records_exist(connection)
+    if owned:
+        connection.commit()
     return ready
 
 

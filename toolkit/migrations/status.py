@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, text
 from models import CORE_SCHEMA
 from toolkit.db import connect
 from toolkit.errors import SchemaNotReady
+from toolkit.migrations import version_record
 from toolkit.migrations.branches import CORE, TENANT, BranchIndex
 from toolkit.migrations.config import alembic_config
 from toolkit.migrations.journal import StepRecord, failing_schemas, journal_exists
@@ -183,7 +184,7 @@ def _schemas_with_version_table(connection: Connection) -> list[str]:
 def recorded_versions(connection: Connection, schemas: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """The revisions ``core.tenant_versions`` holds for ``schemas`` (those with a record);
     {} before core revision 0004core."""
-    if not connection.execute(text("SELECT to_regclass('core.tenant_versions')")).scalar():
+    if not version_record.records_exist(connection):
         return {}
     wanted = set(schemas)
     rows = connection.execute(
