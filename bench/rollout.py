@@ -4,7 +4,9 @@ For each N, in one run on a fresh database ``tenantctl_bench_<N>`` (or, with ``-
 the one a previous run left, when it still holds exactly N tenants at tenant head):
 
 (a) floor: the DDL the revision emits, replayed per tenant over one psycopg connection,
-    one transaction per tenant, no Alembic, no version table, no journal;
+    one transaction per tenant, no Alembic, no version table, no journal; and the same
+    over two connections in two processes, half the tenants each (what two processes can
+    gain at best on this machine: the ceiling for (c) against (b));
 (b) ``tenantctl migrate up --workers 1``, as a user runs it (a new process);
 (c) ``tenantctl migrate up --workers 2``;
 (d) no-op: ``alembic upgrade heads`` and ``tenantctl migrate status`` with all at head.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -34,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import psycopg
@@ -80,6 +84,7 @@ class Result:
     tenants: int
     provision_seconds: float
     floor_seconds: float
+    floor_two_processes_seconds: float
     one_worker_seconds: float
     two_workers_seconds: float
     noop_alembic_seconds: float
@@ -96,6 +101,7 @@ class Result:
             "one_worker_vs_floor": self.one_worker_seconds / self.floor_seconds,
             "two_workers_vs_floor": self.two_workers_seconds / self.floor_seconds,
             "two_workers_speedup": self.one_worker_seconds / self.two_workers_seconds,
+            "floor_two_processes_speedup": self.floor_seconds / self.floor_two_processes_seconds,
         }
 
 
@@ -146,9 +152,11 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         up_sql, down_sql = _floor_statements(ini)
         schemas = [f"tenant_t{i:05d}" for i in range(count)]
         env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
-        floors, ones, twos, noops, statuses, rss = [], [], [], [], [], []
-        for _ in range(repeat):  # interleaved, so that drift in the server hits all three
+        floors, parallel_floors, ones, twos, noops, statuses, rss = [], [], [], [], [], [], []
+        for _ in range(repeat):  # interleaved, so that drift in the server hits all of them
             floors.append(_replay(url, schemas, up_sql))
+            _replay(url, schemas, down_sql)
+            parallel_floors.append(_replay_in_two_processes(url, schemas, up_sql))
             _replay(url, schemas, down_sql)
             seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "1"], env)
             ones.append(seconds)
@@ -167,6 +175,7 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         tenants=count,
         provision_seconds=provision,
         floor_seconds=statistics.median(floors),
+        floor_two_processes_seconds=statistics.median(parallel_floors),
         one_worker_seconds=statistics.median(ones),
         two_workers_seconds=statistics.median(twos),
         noop_alembic_seconds=statistics.median(noops),
@@ -176,6 +185,7 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         repeat=repeat,
         rounds={
             "floor": floors,
+            "floor_two_processes": parallel_floors,
             "one_worker": ones,
             "two_workers": twos,
             "noop_alembic": noops,
@@ -245,6 +255,37 @@ def _replay(url: str, schemas: Sequence[str], statements: Sequence[str]) -> floa
         return time.perf_counter() - started
 
 
+def _replay_in_two_processes(url: str, schemas: Sequence[str], statements: Sequence[str]) -> float:
+    """The floor split over two processes, timed from when both are connected."""
+    context = multiprocessing.get_context("fork")  # nothing is connected in this process now
+    ready = context.Barrier(3)
+    halves = [schemas[0::2], schemas[1::2]]
+    processes = [
+        context.Process(target=_replay_half, args=(url, half, statements, ready)) for half in halves
+    ]
+    for process in processes:
+        process.start()
+    ready.wait()
+    started = time.perf_counter()
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise SystemExit(f"a floor process failed (exit code {process.exitcode})")
+    return time.perf_counter() - started
+
+
+def _replay_half(
+    url: str, schemas: Sequence[str], statements: Sequence[str], ready: Barrier
+) -> None:
+    with psycopg.connect(_libpq(url), autocommit=True) as connection:
+        ready.wait()
+        for schema in schemas:
+            with connection.transaction():
+                connection.execute(f"SET LOCAL search_path TO {quote_identifier(schema)}")
+                for statement in statements:
+                    connection.execute(statement)
+
+
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall time of a console command of the venv, and the peak RSS (MB) of its processes."""
     executable = str(Path(sys.executable).parent / command[0])
@@ -272,14 +313,16 @@ def _undo(env: dict[str, str]) -> None:
 
 def _print(results: list[Result]) -> None:
     header = (
-        f"{'tenants':>8} {'floor s':>8} {'1 worker':>9} {'ratio':>6} {'2 workers':>9} "
-        f"{'ratio':>6} {'speedup':>7} {'noop s':>7} {'status s':>8} {'rss MB':>7}"
+        f"{'tenants':>8} {'floor s':>8} {'floor 2p':>8} {'1 worker':>9} {'ratio':>6} "
+        f"{'2 workers':>9} {'ratio':>6} {'speedup':>7} {'noop s':>7} {'status s':>8} "
+        f"{'rss MB':>7}"
     )
     print(header)
     for r in results:
         ratios = r.ratios
         print(
-            f"{r.tenants:>8} {r.floor_seconds:>8.2f} {r.one_worker_seconds:>9.2f} "
+            f"{r.tenants:>8} {r.floor_seconds:>8.2f} {r.floor_two_processes_seconds:>8.2f} "
+            f"{r.one_worker_seconds:>9.2f} "
             f"{ratios['one_worker_vs_floor']:>6.2f} {r.two_workers_seconds:>9.2f} "
             f"{ratios['two_workers_vs_floor']:>6.2f} {ratios['two_workers_speedup']:>7.2f} "
             f"{r.noop_alembic_seconds:>7.2f} {r.status_seconds:>8.2f} "
