@@ -8,6 +8,7 @@ from cli_runner import tenantctl
 from sqlalchemy import text
 
 from toolkit import downgrade_all
+from toolkit.cli.app import named_command
 
 
 def _one_line_error(result, *fragments):
@@ -131,3 +132,36 @@ def test_a_command_ends_normally_under_a_profiler(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert profile.stat().st_size > 0
+
+
+def test_the_named_command_is_found_after_global_options_and_their_values():
+    assert named_command(["--log-level", "info", "--pool-size", "3", "migrate", "up"]) == "migrate"
+    assert named_command(["--database-url", "migrate", "tenant", "list"]) == "tenant"
+    assert named_command(["--log-format=json", "health"]) == "health"
+    assert named_command(["--help"]) is None
+    assert named_command([]) is None
+
+
+def test_a_command_imports_only_its_own_group():
+    """Start-up is paid by every command (and by every rollout): `migrate` loads no other
+    group's module, while `--help` still lists every group."""
+    probe = (
+        "import sys; from toolkit.cli import app; "
+        "app.register([app.named_command(sys.argv[1:])]); "
+        "print(sorted(m for m in sys.modules if m.startswith('toolkit.cli.')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe, "--log-level", "info", "migrate", "status"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "toolkit.cli.migrate" in loaded
+    for other in ("audit", "backup", "key", "security", "seed", "tenant", "usage", "doctor"):
+        assert f"toolkit.cli.{other}'" not in loaded
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "toolkit.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for group in ("tenant", "migrate", "key", "security", "usage", "seed", "doctor", "health"):
+        assert f" {group} " in listed

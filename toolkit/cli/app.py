@@ -1,23 +1,31 @@
 """The ``tenantctl`` root command: global options and the command groups.
 
+Each command group lives in its own module, imported only when the command line names it
+(all of them for ``--help`` or an unknown name): ``tenantctl migrate up`` pays for the
+migration modules at start-up, not for the audit log's, the API keys' or the seed data's.
+
 Exit codes are those of ``toolkit.exit_codes``: 0 success, 1 error, 2 invalid input, 3 a
 check failed, 4 some tenants failed, 5 run aborted, 6 migration lock busy.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
 import typer
 
-from toolkit.cli import audit as _audit  # noqa: F401  (registers tenant purge-deleted/audit)
-from toolkit.cli import backup as _backup  # noqa: F401  (registers tenant backup/restore/clone)
-from toolkit.cli import key, migrate, security, tenant, usage
 from toolkit.cli.context import CliState, user_errors
-from toolkit.cli.doctor import doctor
-from toolkit.cli.global_options import DatabaseUrl, LogFormat, LogLevel, PoolSize, load_settings
-from toolkit.cli.health import health
-from toolkit.cli.seed import seed
+from toolkit.cli.global_options import (
+    DatabaseUrl,
+    LogFormat,
+    LogLevel,
+    PoolSize,
+    load_settings,
+    value_option_names,
+)
 from toolkit.process_exit import exit_now
 
 app = typer.Typer(
@@ -26,14 +34,22 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(tenant.app, name="tenant")
-app.add_typer(migrate.app, name="migrate")
-app.add_typer(key.app, name="key")
-app.add_typer(security.app, name="security")
-app.add_typer(usage.app, name="usage")
-app.command("seed")(seed)
-app.command("doctor")(doctor)
-app.command("health")(health)
+
+# Command groups, in the order help lists them: the module whose ``app`` is the group, then
+# modules that add commands to that group when imported.
+_GROUPS: dict[str, tuple[str, ...]] = {
+    "tenant": ("toolkit.cli.tenant", "toolkit.cli.audit", "toolkit.cli.backup"),
+    "migrate": ("toolkit.cli.migrate",),
+    "key": ("toolkit.cli.key",),
+    "security": ("toolkit.cli.security",),
+    "usage": ("toolkit.cli.usage",),
+}
+# Single commands: the module that defines a function of the command's name.
+_COMMANDS: dict[str, str] = {
+    "seed": "toolkit.cli.seed",
+    "doctor": "toolkit.cli.doctor",
+    "health": "toolkit.cli.health",
+}
 
 
 @app.callback()
@@ -52,8 +68,35 @@ def root(
     ctx.call_on_close(cli.close)
 
 
+def named_command(argv: Sequence[str]) -> str | None:
+    """The command a command line names: its first word that is neither a global option
+    nor such an option's value; None if there is none."""
+    takes_value = value_option_names()
+    words = iter(argv)
+    for word in words:
+        if word in takes_value:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def register(names: Iterable[str]) -> None:
+    """Import the modules of the commands ``names`` and add those commands to ``app``."""
+    for name in names:
+        if name in _GROUPS:
+            # Importing the other modules is what adds their commands to the group.
+            group, *_added = [importlib.import_module(module) for module in _GROUPS[name]]
+            app.add_typer(group.app, name=name)
+        else:
+            app.command(name)(getattr(importlib.import_module(_COMMANDS[name]), name))
+
+
 def main() -> NoReturn:
     """Console-script entry point; the process ends through ``exit_now`` (no module teardown)."""
+    named = named_command(sys.argv[1:])
+    known = named in _GROUPS or named in _COMMANDS
+    register([named] if known and named is not None else [*_GROUPS, *_COMMANDS])
     try:
         app()
     except SystemExit as done:

@@ -8,7 +8,7 @@ environment, then the default.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 
@@ -46,6 +46,12 @@ LogLevel = Annotated[
         help=f"{', '.join(LOG_LEVELS)} [env: TENANTCTL_LOG_LEVEL; default warning].",
     ),
 ]
+
+
+def value_option_names() -> frozenset[str]:
+    """The global options' flags, each of which takes a value (``--pool-size 5``)."""
+    options = (DatabaseUrl, PoolSize, LogFormat, LogLevel)
+    return frozenset(flag for option in options for flag in get_args(option)[1].param_decls)
 
 
 def load_settings(
