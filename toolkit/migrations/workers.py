@@ -54,21 +54,19 @@ def run_tasks(
     that it still holds its lock); if it raises, the error propagates and the caller closes
     the pool.
     """
-    processes = 1 + len(pool.workers)
-    chunk_size = max(1, min(_CHUNK_MAX, len(tasks) // (processes * 8)))
-    queue = deque(list(tasks[i : i + chunk_size]) for i in range(0, len(tasks), chunk_size))
+    queue = _ChunkQueue(tasks, processes=1 + len(pool.workers))
     by_schema = {task.schema: task for task in tasks}
     retries: list[tuple[float, int, TenantTask]] = []  # (due, order, task), a heap
     order = itertools.count()
     local: deque[TenantTask] = deque()
     while True:
         while retries and retries[0][0] <= time.monotonic():
-            queue.append([heapq.heappop(retries)[2]])
+            queue.append(heapq.heappop(retries)[2])
         pool.feed(queue, before_chunk)
         if not local and queue:
             if before_chunk is not None:
                 before_chunk()
-            local.extend(queue.popleft())
+            local.extend(queue.take())
         if local:
             arrived = [migrator.migrate(local.popleft()), *pool.collect(timeout=0)]
         elif pool.busy or retries:
@@ -90,6 +88,32 @@ def run_tasks(
             local.clear()
             retries.clear()
             pool.interrupt()
+
+
+class _ChunkQueue:
+    """The tenants not yet handed out, given out in chunks that shrink as the run nears its
+    end (a share of what is left, at most _CHUNK_MAX): large chunks keep the pipe traffic
+    low, small ones at the end keep one process from finishing a long chunk alone."""
+
+    def __init__(self, tasks: Sequence[TenantTask], *, processes: int) -> None:
+        self._pending = deque(tasks)
+        self._processes = processes
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)
+
+    def append(self, task: TenantTask) -> None:
+        """Queue a tenant again (a retry after a lock timeout)."""
+        self._pending.append(task)
+
+    def take(self) -> list[TenantTask]:
+        """The next chunk (empty once nothing is left)."""
+        size = max(1, min(_CHUNK_MAX, len(self._pending) // (self._processes * 4)))
+        return [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
+
+    def clear(self) -> None:
+        """Hand out nothing more (fail-fast)."""
+        self._pending.clear()
 
 
 class WorkerPool:
@@ -126,13 +150,13 @@ class WorkerPool:
         """True while some worker holds a chunk."""
         return any(worker.busy for worker in self.workers)
 
-    def feed(self, queue: deque[list[TenantTask]], before_chunk: Callable[[], None] | None) -> None:
+    def feed(self, queue: _ChunkQueue, before_chunk: Callable[[], None] | None) -> None:
         """Give each idle worker the next chunk, if any (after ``before_chunk``)."""
         for worker in self.workers:
             if not worker.busy and queue:
                 if before_chunk is not None:
                     before_chunk()
-                worker.send(queue.popleft())
+                worker.send(queue.take())
 
     def collect(self, timeout: float | None) -> list[SchemaOutcome]:
         """Outcomes of the chunks finished within ``timeout`` seconds (None: wait for one)."""
