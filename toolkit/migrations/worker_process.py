@@ -47,6 +47,8 @@ def adopt_prestarted(count: int) -> list[WorkerProcess]:
         worker = _prestarted.pop(0)
         if worker.process.poll() is None:
             adopted.append(worker)
+        else:  # it died while booting: reap it and start another instead
+            worker.close()
     return adopted
 
 
