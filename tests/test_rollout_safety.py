@@ -501,7 +501,7 @@ def test_fail_fast_with_workers_lets_the_tenant_in_flight_finish_and_starts_no_o
     assert [o for _, o in runs()] == ["aborted"]
 
 
-# Under fail-fast the runner stops its workers with SIGUSR1 (workers.STOP_SIGNAL). A worker
+# Under fail-fast the runner stops its workers with SIGUSR1 (worker_process.STOP_SIGNAL). A worker
 # still booting has no handler yet; it starts with the signal blocked, so a tenant failing
 # in the runner before then must not kill it: exit 5 and "aborted", not a dead worker.
 def test_fail_fast_with_workers_exits_5_when_a_tenant_fails_before_the_workers_are_up(

@@ -18,6 +18,7 @@ from typing import NoReturn
 import typer
 
 from toolkit.cli.context import CliState, user_errors
+from toolkit.cli.early_workers import prestart_rollout_workers
 from toolkit.cli.global_options import (
     DatabaseUrl,
     LogFormat,
@@ -71,13 +72,20 @@ def root(
 def named_command(argv: Sequence[str]) -> str | None:
     """The command a command line names: its first word that is neither a global option
     nor such an option's value; None if there is none."""
+    position = _command_position(argv)
+    return None if position is None else argv[position]
+
+
+def _command_position(argv: Sequence[str]) -> int | None:
     takes_value = value_option_names()
-    words = iter(argv)
-    for word in words:
-        if word in takes_value:
-            next(words, None)
+    skip = False
+    for position, word in enumerate(argv):
+        if skip:
+            skip = False
+        elif word in takes_value:
+            skip = True
         elif not word.startswith("-"):
-            return word
+            return position
     return None
 
 
@@ -94,7 +102,11 @@ def register(names: Iterable[str]) -> None:
 
 def main() -> NoReturn:
     """Console-script entry point; the process ends through ``exit_now`` (no module teardown)."""
-    named = named_command(sys.argv[1:])
+    argv = sys.argv[1:]
+    position = _command_position(argv)
+    named = None if position is None else argv[position]
+    if position is not None and named == "migrate":
+        prestart_rollout_workers(argv[position + 1 :])
     known = named in _GROUPS or named in _COMMANDS
     register([named] if known and named is not None else [*_GROUPS, *_COMMANDS])
     try:

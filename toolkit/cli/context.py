@@ -1,21 +1,25 @@
-"""What every command shares: the settings, an engine built on demand, and the error policy."""
+"""What every command shares: the settings, an engine built on demand, and the error policy.
+
+Nothing heavy is imported here, nor by the root command: a rollout starts its worker
+processes before the database and migration modules load (``toolkit.cli.early_workers``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
 
-from toolkit.cli.render import print_error
-from toolkit.db import make_engine_from_settings
 from toolkit.errors import TenantctlError
 from toolkit.exit_codes import exit_code_for
-from toolkit.migrations.config import alembic_config
 from toolkit.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import Engine
 
 
 @dataclass
@@ -27,12 +31,18 @@ class CliState:
 
     def engine(self) -> Engine:
         """The engine the settings describe, created once per invocation."""
+        from toolkit.db import make_engine_from_settings  # late import: see the docstring
+
         if self._engine is None:
             self._engine = make_engine_from_settings(self.settings)
         return self._engine
 
     def scripts(self) -> ScriptDirectory:
         """The project's Alembic script directory."""
+        from alembic.script import ScriptDirectory  # late import: see the docstring
+
+        from toolkit.migrations.config import alembic_config
+
         return ScriptDirectory.from_config(alembic_config())
 
     def close(self) -> None:
@@ -59,5 +69,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except TenantctlError as exc:
+        from toolkit.cli.render import print_error  # late import: see the docstring
+
         print_error(str(exc))
         raise typer.Exit(exit_code_for(exc)) from None

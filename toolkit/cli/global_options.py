@@ -50,8 +50,13 @@ LogLevel = Annotated[
 
 def value_option_names() -> frozenset[str]:
     """The global options' flags, each of which takes a value (``--pool-size 5``)."""
-    options = (DatabaseUrl, PoolSize, LogFormat, LogLevel)
-    return frozenset(flag for option in options for flag in get_args(option)[1].param_decls)
+    flags: set[str] = set()
+    for option in (DatabaseUrl, PoolSize, LogFormat, LogLevel):
+        info = get_args(option)[1]
+        # In an Annotated option typer keeps the first flag as the "default" it was given.
+        declared = (info.default, *info.param_decls)
+        flags.update(flag for flag in declared if isinstance(flag, str) and flag.startswith("-"))
+    return frozenset(flags)
 
 
 def load_settings(

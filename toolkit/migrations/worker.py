@@ -1,7 +1,7 @@
 """A worker process of a rollout: ``python -m toolkit.migrations.worker PARENT_PID``.
 
 It reads its plan, then chunks of tenants, from stdin and writes each chunk's outcomes to
-stdout (see ``workers``). After STOP_SIGNAL it starts no further tenant.
+stdout (see ``worker_process``). After STOP_SIGNAL it starts no further tenant.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from toolkit.errors import TenantctlError
 from toolkit.logging_setup import bind_run_id, configure_logging
 from toolkit.migrations.apply import TenantMigrator, WorkerPlan
 from toolkit.migrations.events import SchemaOutcome
-from toolkit.migrations.workers import STOP_SIGNAL, read_message, write_message
+from toolkit.migrations.worker_process import STOP_SIGNAL, read_message, write_message
 from toolkit.process_exit import exit_now
 
 _PR_SET_PDEATHSIG = 1

@@ -4,36 +4,27 @@ Alembic keeps module-level state and is not thread-safe, so parallelism is by pr
 The runner itself migrates tenants too; each further worker is ``python -m
 toolkit.migrations.worker``: a fresh interpreter that imports only the toolkit (never the
 caller's ``__main__``). It receives the plan once, keeps one connection, and migrates the
-chunks of tenants it is sent over a pipe. Fail-fast is a
-signal: after it no tenant starts, and the ones in flight finish. Workers die with their
-parent (PR_SET_PDEATHSIG), so a killed run leaves no process behind to touch the database.
+chunks of tenants it is sent over a pipe (``worker_process`` starts them and talks to
+them). Fail-fast is a signal: after it no tenant starts, and the ones in flight finish.
+Workers die with their parent (PR_SET_PDEATHSIG), so a killed run leaves no process behind
+to touch the database.
 """
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
-import os
-import pickle
 import selectors
-import signal
-import struct
-import subprocess
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import IO, Any
+from dataclasses import replace
 
-from toolkit.errors import TenantctlError
 from toolkit.migrations.apply import TenantMigrator, TenantTask, WorkerPlan
 from toolkit.migrations.events import SchemaOutcome
+from toolkit.migrations.worker_process import WorkerProcess, adopt_prestarted
 
-STOP_SIGNAL = signal.SIGUSR1
 _CHUNK_MAX = 25
-_HEADER = struct.Struct("!I")
 
 
 def run_tasks(
@@ -120,7 +111,7 @@ class WorkerPool:
     """The worker processes of one run, started before the run plans so that they boot
     meanwhile; they receive the plan once it exists (``load``), then chunks of tenants."""
 
-    def __init__(self, workers: list[_Worker]) -> None:
+    def __init__(self, workers: list[WorkerProcess]) -> None:
         self.workers = workers
         self.selector = selectors.DefaultSelector()
         for worker in workers:
@@ -129,8 +120,10 @@ class WorkerPool:
 
     @classmethod
     def spawn(cls, count: int) -> WorkerPool:
-        """Start ``count`` worker processes (none: a pool that runs nothing)."""
-        return cls([_Worker.spawn() for _ in range(count)])
+        """``count`` worker processes (none: a pool that runs nothing): those this process
+        started early (``worker_process.prestart``), then new ones."""
+        workers = adopt_prestarted(count)
+        return cls(workers + [WorkerProcess.spawn() for _ in range(count - len(workers))])
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -176,90 +169,3 @@ class WorkerPool:
         self.selector.close()
         for worker in self.workers:
             worker.close(kill=not self._loaded)
-
-
-@dataclass
-class _Worker:
-    """One worker process and its pipes; ``busy`` while it has a chunk in hand."""
-
-    process: subprocess.Popen[bytes]
-    busy: bool = False
-
-    @classmethod
-    def spawn(cls) -> _Worker:
-        # The worker starts with STOP_SIGNAL blocked and unblocks it once its handler is in
-        # place: a stop sent while it boots waits instead of killing it.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {STOP_SIGNAL})
-        try:
-            process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-                [sys.executable, "-m", "toolkit.migrations.worker", str(os.getpid())],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                # Its own session: Ctrl-C reaches the runner, which stops the workers.
-                start_new_session=True,
-            )
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        return cls(process)
-
-    @property
-    def output(self) -> IO[bytes]:
-        assert self.process.stdout is not None
-        return self.process.stdout
-
-    def send(self, chunk: list[TenantTask]) -> None:
-        """Hand the worker a chunk to migrate."""
-        self.write(chunk)
-        self.busy = True
-
-    def receive(self) -> list[SchemaOutcome]:
-        """The outcomes of the chunk in hand; TenantctlError if the worker died."""
-        outcomes: list[SchemaOutcome] = read_message(self.output)
-        self.busy = False
-        return outcomes
-
-    def interrupt(self) -> None:
-        """Fail-fast: start no further tenant (the one in flight finishes)."""
-        if self.process.poll() is None:
-            self.process.send_signal(STOP_SIGNAL)
-
-    def close(self, *, kill: bool = False) -> None:
-        """Let an idle worker exit (its stdin closes); kill one still holding a chunk."""
-        if self.process.poll() is None and (self.busy or kill):
-            self.process.kill()
-        if self.process.stdin is not None:
-            with contextlib.suppress(BrokenPipeError):
-                self.process.stdin.close()
-        self.process.wait()
-
-    def write(self, message: Any) -> None:
-        """Send one message (the plan, or a chunk)."""
-        assert self.process.stdin is not None
-        try:
-            write_message(self.process.stdin, message)
-        except OSError:
-            raise _died() from None
-
-
-def write_message(stream: IO[bytes], message: Any) -> None:
-    """One length-prefixed pickle on a pipe between the runner and its own workers."""
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(payload)) + payload)
-    stream.flush()
-
-
-def _died() -> TenantctlError:
-    return TenantctlError(
-        "a migration worker process died; see its error output above. Tenants it finished "
-        "are journaled: `tenantctl migrate up --retry-failed` goes on"
-    )
-
-
-def read_message(stream: IO[bytes]) -> Any:
-    """The next message written by ``write_message``; TenantctlError if the pipe closed."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise _died()
-    (size,) = _HEADER.unpack(header)
-    # Only our own processes write to these pipes (the runner and the workers it started).
-    return pickle.loads(stream.read(size))  # noqa: S301
