@@ -176,7 +176,7 @@ def test_worker_processes_log_under_the_same_run_through_the_cli(db_url, engine,
     migrated = [r for r in records if r["message"].startswith("migrated tenant_")]
     assert sorted(r["tenant"] for r in migrated) == subdomains
     assert {r["run_id"] for r in [started, *migrated]} == {run.id}
-    # The runner hands the first chunk to its worker before it takes one itself.
+    # The worker migrated some of them, and logged them under the same run.
     assert {r["pid"] for r in migrated} - {started["pid"]}
 
 

@@ -16,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from toolkit.migrations.events import SchemaOutcome
 
 STOP_SIGNAL = signal.SIGUSR1
+# Chunks a worker may hold at once: the one it migrates and the next, so that it has work
+# while the runner is busy with a tenant of its own (a lock wait can last lock_timeout).
+CHUNKS_AHEAD = 2
 _HEADER = struct.Struct("!I")
 # Started by ``prestart``, not yet taken by a run's pool.
 _prestarted: list[WorkerProcess] = []
@@ -54,10 +58,10 @@ def adopt_prestarted(count: int) -> list[WorkerProcess]:
 
 @dataclass
 class WorkerProcess:
-    """One worker process and its pipes; ``busy`` while it has a chunk in hand."""
+    """One worker process and its pipes, and how many chunks it holds (sent, not answered)."""
 
     process: subprocess.Popen[bytes]
-    busy: bool = False
+    chunks_held: int = 0
 
     @classmethod
     def spawn(cls) -> WorkerProcess:
@@ -81,15 +85,30 @@ class WorkerProcess:
         assert self.process.stdout is not None
         return self.process.stdout
 
+    @property
+    def busy(self) -> bool:
+        """True while the worker holds a chunk."""
+        return self.chunks_held > 0
+
+    @property
+    def wants_chunk(self) -> bool:
+        """True while the worker holds fewer than CHUNKS_AHEAD chunks."""
+        return self.chunks_held < CHUNKS_AHEAD
+
     def send(self, chunk: list[TenantTask]) -> None:
-        """Hand the worker a chunk to migrate."""
+        """Hand the worker a chunk to migrate (after those it holds)."""
         self.write(chunk)
-        self.busy = True
+        self.chunks_held += 1
 
     def receive(self) -> list[SchemaOutcome]:
-        """The outcomes of the chunk in hand; TenantctlError if the worker died."""
-        outcomes: list[SchemaOutcome] = read_message(self.output)
-        self.busy = False
+        """The outcomes of its oldest chunk; TenantctlError if the worker died.
+
+        Read straight from the pipe, never through a buffer: the runner waits for replies
+        with ``select`` on the pipe, which cannot see a second reply sitting in a buffer.
+        """
+        fd = self.output.fileno()
+        outcomes: list[SchemaOutcome] = _decode(lambda size: _read_unbuffered(fd, size))
+        self.chunks_held -= 1
         return outcomes
 
     def interrupt(self) -> None:
@@ -131,9 +150,28 @@ def _died() -> TenantctlError:
 
 def read_message(stream: IO[bytes]) -> Any:
     """The next message written by ``write_message``; TenantctlError if the pipe closed."""
-    header = stream.read(_HEADER.size)
+    return _decode(stream.read)
+
+
+def _decode(read: Callable[[int], bytes]) -> Any:
+    header = read(_HEADER.size)
     if len(header) < _HEADER.size:
         raise _died()
     (size,) = _HEADER.unpack(header)
+    payload = read(size)
+    if len(payload) < size:
+        raise _died()
     # Only our own processes write to these pipes (the runner and the workers it started).
-    return pickle.loads(stream.read(size))  # noqa: S301
+    return pickle.loads(payload)  # noqa: S301
+
+
+def _read_unbuffered(fd: int, size: int) -> bytes:
+    """``size`` bytes from ``fd`` (fewer only at the end of the stream)."""
+    parts: list[bytes] = []
+    while size:
+        part = os.read(fd, size)
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)

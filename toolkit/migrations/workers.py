@@ -53,11 +53,11 @@ def run_tasks(
     while True:
         while retries and retries[0][0] <= time.monotonic():
             queue.append(heapq.heappop(retries)[2])
-        pool.feed(queue, before_chunk)
-        if not local and queue:
+        if not local and queue:  # this process takes its chunk first, then tops workers up
             if before_chunk is not None:
                 before_chunk()
             local.extend(queue.take())
+        pool.feed(queue, before_chunk)
         if local:
             arrived = [migrator.migrate(local.popleft()), *pool.collect(timeout=0)]
         elif pool.busy or retries:
@@ -144,9 +144,9 @@ class WorkerPool:
         return any(worker.busy for worker in self.workers)
 
     def feed(self, queue: _ChunkQueue, before_chunk: Callable[[], None] | None) -> None:
-        """Give each idle worker the next chunk, if any (after ``before_chunk``)."""
+        """Top each worker up to CHUNKS_AHEAD chunks, if any are left (after ``before_chunk``)."""
         for worker in self.workers:
-            if not worker.busy and queue:
+            while worker.wants_chunk and queue:
                 if before_chunk is not None:
                     before_chunk()
                 worker.send(queue.take())
