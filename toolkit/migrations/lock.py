@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,13 +40,27 @@ class HeldLock:
         """Raise LockLost if the lock's session has ended (terminated, timed out, dropped).
 
         A session-level advisory lock is held until it is released or its session ends, and
-        nothing releases it before the run does: a live session is a held lock. Checking
-        that is one ``SELECT 1``, cheap enough to do before every chunk of tenants.
+        nothing releases it before the run does: a live session is a held lock. The session
+        is idle, so the server sends it nothing unless it ends it (an error, then the socket
+        closes): while its socket has nothing to read, the session is alive, which costs a
+        ``select`` instead of a round trip before every chunk of tenants. Anything to read is
+        checked with a ``SELECT 1``.
         """
         try:
+            if not _has_input(self.connection):
+                return
             self.connection.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:  # the session ended, or was already found dead
             raise _lost(one_line(exc)) from None
+
+
+def _has_input(connection: Connection) -> bool:
+    """True if the server sent the connection's socket something, or it cannot be polled."""
+    driver = connection.connection.driver_connection
+    if driver is None or getattr(driver, "closed", True):
+        return True
+    readable, _, _ = select.select([driver.fileno()], [], [], 0)
+    return bool(readable)
 
 
 @contextlib.contextmanager
