@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from alembic.config import Config
@@ -247,11 +248,7 @@ def _replay(url: str, schemas: Sequence[str], statements: Sequence[str]) -> floa
     """The floor: per tenant one transaction, SET LOCAL search_path, then each statement."""
     with psycopg.connect(_libpq(url), autocommit=True) as connection:
         started = time.perf_counter()
-        for schema in schemas:
-            with connection.transaction():
-                connection.execute(f"SET LOCAL search_path TO {quote_identifier(schema)}")
-                for statement in statements:
-                    connection.execute(statement)
+        _apply_per_tenant(connection, schemas, statements)
         return time.perf_counter() - started
 
 
@@ -279,11 +276,18 @@ def _replay_half(
 ) -> None:
     with psycopg.connect(_libpq(url), autocommit=True) as connection:
         ready.wait()
-        for schema in schemas:
-            with connection.transaction():
-                connection.execute(f"SET LOCAL search_path TO {quote_identifier(schema)}")
-                for statement in statements:
-                    connection.execute(statement)
+        _apply_per_tenant(connection, schemas, statements)
+
+
+def _apply_per_tenant(
+    connection: psycopg.Connection[Any], schemas: Sequence[str], statements: Sequence[str]
+) -> None:
+    """Per tenant one transaction: SET LOCAL search_path, then each statement."""
+    for schema in schemas:
+        with connection.transaction():
+            connection.execute(f"SET LOCAL search_path TO {quote_identifier(schema)}")
+            for statement in statements:
+                connection.execute(statement)
 
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:

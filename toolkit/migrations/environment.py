@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from alembic.environment import EnvironmentContext
@@ -407,28 +407,29 @@ def run_migrations(context: EnvironmentContext) -> None:
 
 
 def _journal_ready(journal_connection: Connection | None) -> bool:
-    """True if the run has a journal connection and core has the journal tables.
-
-    Commits first: a transaction begun before core's migration committed may not see the
-    tables that migration created.
-    """
+    """True if the run has a journal connection and core has the journal tables."""
     if journal_connection is None:
         return False
-    journal_connection.commit()
-    ready = journal_exists(journal_connection)
-    journal_connection.commit()
-    return ready
+    return _core_has(journal_exists, journal_connection, owned=True)
 
 
 def _records_ready(connection: Connection, *, owned: bool) -> bool:
-    """True if core has ``core.tenant_versions`` now that core has moved (see
-    ``_journal_ready`` for the commits around the check on a connection the run owns)."""
+    """True if core has ``core.tenant_versions`` now that core has moved."""
+    return _core_has(version_record.records_exist, connection, owned=owned)
+
+
+def _core_has(check: Callable[[Connection], bool], connection: Connection, *, owned: bool) -> bool:
+    """``check``'s answer about core, on a connection that sees what core's migration did.
+
+    On a connection the run owns, commits first (a transaction begun before core's migration
+    committed may not see the tables it created) and after (the read holds no lock).
+    """
     if owned:
         connection.commit()
-    ready = version_record.records_exist(connection)
+    found = check(connection)
     if owned:
         connection.commit()
-    return ready
+    return found
 
 
 def _core_group(core_from: tuple[str, ...], steps: Sequence[MigrationStep]) -> PlanGroup | None:
