@@ -44,3 +44,17 @@ def alembic(
 def tenantctl(url: URL | str | None, *args: str) -> subprocess.CompletedProcess[str]:
     """``tenantctl ARGS`` against ``url``."""
     return run_cli([sys.executable, "-m", "toolkit.cli", *args], url)
+
+
+def one_line_error(
+    result: subprocess.CompletedProcess[str], *fragments: str, prefix: str = "error: "
+) -> str:
+    """Assert that a command failed as every user-facing failure must: no traceback, and one
+    line on stderr that starts with ``prefix`` and holds each of ``fragments``; that line."""
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert lines[0].startswith(prefix), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]

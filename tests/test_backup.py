@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from cli_runner import run_cli
+from cli_runner import one_line_error, run_cli
 from scratch_scripts import add_tenant_revision
 from sqlalchemy import Engine, text
 
@@ -130,15 +130,6 @@ def _repackaged(engine: Engine, backup_path: Path, work: Path, *schemas: str) ->
 
 def _tenantctl(url, *args: str, **env: str):
     return run_cli([sys.executable, "-m", "toolkit.cli", *args], url, COLUMNS="200", **env)
-
-
-def _one_line_error(result, *fragments: str) -> None:
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 # -- backup ----------------------------------------------------------------------------------
@@ -537,12 +528,12 @@ def test_cli_default_backup_path_and_refusals(db_url, engine, acme, tmp_path):
     assert str(path) in done.stdout
     exists = _tenantctl(db_url, "tenant", "restore", str(path))
     assert exists.returncode == 1
-    _one_line_error(exists, "'acme' already exists", "--as NEWSUB")
+    one_line_error(exists, "'acme' already exists", "--as NEWSUB")
     path.write_bytes(path.read_bytes()[:1000])
     broken = _tenantctl(db_url, "tenant", "restore", str(path), "--as", "copy")
     assert broken.returncode == 2
-    _one_line_error(broken, str(path))
+    one_line_error(broken, str(path))
     missing = _tenantctl(db_url, "tenant", "restore", str(tmp_path / "nope.tar"))
     assert missing.returncode == 2
-    _one_line_error(missing, "does not exist")
+    one_line_error(missing, "does not exist")
     assert _state(engine)[0] == ["acme"]

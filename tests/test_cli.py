@@ -4,20 +4,11 @@ import json
 import subprocess
 import sys
 
-from cli_runner import tenantctl
+from cli_runner import one_line_error, tenantctl
 from sqlalchemy import text
 
 from toolkit import downgrade_all
 from toolkit.cli.app import named_command
-
-
-def _one_line_error(result, *fragments):
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def _tenants(url):
@@ -43,7 +34,7 @@ def test_duplicate_subdomain_exits_1_with_one_line(db_url, make_tenants):
     make_tenants("acme")
     result = tenantctl(db_url, "tenant", "create", "acme")
     assert result.returncode == 1
-    _one_line_error(result, "'acme' already exists")
+    one_line_error(result, "'acme' already exists")
     assert _tenants(db_url) == ["acme"]
 
 
@@ -51,35 +42,35 @@ def test_invalid_and_reserved_subdomains_exit_2_and_change_nothing(db_url):
     for bad in ("Bad_Name", "www", "pg-x", "x" * 60, "a;drop"):
         result = tenantctl(db_url, "tenant", "create", bad)
         assert result.returncode == 2, (bad, result.stderr)
-        _one_line_error(result, "subdomain")
+        one_line_error(result, "subdomain")
     assert _tenants(db_url) == []
 
 
 def test_unreachable_database_names_url_with_password_masked():
     result = tenantctl("postgresql+psycopg://admin:s3cret@127.0.0.1:1/app", "tenant", "list")
     assert result.returncode == 1
-    _one_line_error(result, "cannot connect to postgresql+psycopg://admin:***@127.0.0.1:1/app")
+    one_line_error(result, "cannot connect to postgresql+psycopg://admin:***@127.0.0.1:1/app")
     assert "s3cret" not in result.stderr
 
 
 def test_missing_database_url_says_how_to_set_it():
     result = tenantctl(None, "tenant", "list")
     assert result.returncode == 1
-    _one_line_error(result, "DATABASE_URL", "--database-url")
+    one_line_error(result, "DATABASE_URL", "--database-url")
 
 
 def test_drop_without_yes_is_refused(db_url, make_tenants):
     make_tenants("acme")
     result = tenantctl(db_url, "tenant", "drop", "acme")
     assert result.returncode == 2
-    _one_line_error(result, "--yes")
+    one_line_error(result, "--yes")
     assert _tenants(db_url) == ["acme"]
 
 
 def test_drop_unknown_tenant_exits_1(db_url):
     result = tenantctl(db_url, "tenant", "drop", "ghost", "--yes")
     assert result.returncode == 1
-    _one_line_error(result, "'ghost'")
+    one_line_error(result, "'ghost'")
 
 
 def test_migrate_status_reports_heads_and_exits_3_when_behind(db_url, engine, make_tenants):

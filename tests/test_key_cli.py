@@ -7,22 +7,13 @@ import json
 import re
 
 import pytest
-from cli_runner import tenantctl
+from cli_runner import one_line_error, tenantctl
 
 from toolkit.api_keys import InvalidApiKey, parse_key, verify
 from toolkit.durations import parse_duration
 from toolkit.errors import InvalidOption
 
 KEY = re.compile(r"tc_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
-
-
-def _one_line_error(result, *fragments):
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def _ok(result):
@@ -134,20 +125,20 @@ def test_bad_input_exits_2_with_one_line(db_url, make_tenants):
     make_tenants("acme")
     bad_duration = tenantctl(db_url, "key", "create", "acme", "--name", "ci", "--expires", "90x")
     assert bad_duration.returncode == 2
-    _one_line_error(bad_duration, "invalid duration '90x' for --expires")
+    one_line_error(bad_duration, "invalid duration '90x' for --expires")
     bad_scope = tenantctl(db_url, "key", "create", "acme", "--name", "ci", "--scopes", "Read All")
     assert bad_scope.returncode == 2
-    _one_line_error(bad_scope, "invalid API key scope(s) 'Read All'")
+    one_line_error(bad_scope, "invalid API key scope(s) 'Read All'")
     bad_grace = tenantctl(db_url, "key", "rotate", "acme", "0123456789abcdef", "--grace", "soon")
     assert bad_grace.returncode == 2
-    _one_line_error(bad_grace, "invalid duration 'soon' for --grace")
+    one_line_error(bad_grace, "invalid duration 'soon' for --grace")
     bad_id = tenantctl(db_url, "key", "revoke", "acme", "tc_0123")
     assert bad_id.returncode == 2
-    _one_line_error(bad_id, "invalid key id 'tc_0123'")
+    one_line_error(bad_id, "invalid key id 'tc_0123'")
     whole_key = "tc_0123456789abcdef_" + "s" * 43
     pasted = tenantctl(db_url, "key", "revoke", "acme", whole_key)
     assert pasted.returncode == 2
-    _one_line_error(pasted, "invalid key id (too long, not shown)")
+    one_line_error(pasted, "invalid key id (too long, not shown)")
     assert "s" * 43 not in pasted.stderr
     assert _ok(tenantctl(db_url, "key", "list", "acme", "--json")).strip() == "[]"
 
@@ -156,9 +147,9 @@ def test_unknown_tenant_or_key_exits_1_with_one_line(db_url, make_tenants):
     make_tenants("acme")
     no_tenant = tenantctl(db_url, "key", "create", "nobody", "--name", "ci")
     assert no_tenant.returncode == 1
-    _one_line_error(no_tenant, "unknown tenant 'nobody'")
+    one_line_error(no_tenant, "unknown tenant 'nobody'")
     no_key = tenantctl(db_url, "key", "revoke", "acme", "0123456789abcdef")
     assert no_key.returncode == 1
-    _one_line_error(
+    one_line_error(
         no_key, "tenant 'acme' has no API key 0123456789abcdef", "tenantctl key list acme"
     )

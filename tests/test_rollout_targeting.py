@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_runner import alembic, run_cli
+from cli_runner import alembic, one_line_error, run_cli
 from scratch_scripts import add_tenant_revision, make_scratch_ini
 from sqlalchemy import Engine, text
 
@@ -54,15 +54,6 @@ def _table_rows(output: str) -> list[list[str]]:
         for line in output.splitlines()
         if line.startswith("│")
     ]
-
-
-def _one_line_error(result: Result, prefix: str, *fragments: str) -> None:
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, _output(result)
-    assert lines[0].startswith(prefix), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 # -- the database ----------------------------------------------------------------------------
@@ -383,7 +374,7 @@ def test_an_invalid_option_exits_2_in_one_line_naming_it_and_changes_nothing(
     result = _run(db_url, tool, args)
 
     assert result.returncode == 2, _output(result)
-    _one_line_error(result, "FAILED: " if tool == "alembic" else "error: ", named)
+    one_line_error(result, named, prefix="FAILED: " if tool == "alembic" else "error: ")
     assert _database_state(engine) == before
 
 
@@ -453,7 +444,7 @@ def test_resuming_an_unknown_run_exits_1_naming_it(db_url, engine, tenants_behin
     result = _tenantctl(db_url, "migrate", "resume", "987654")
 
     assert result.returncode == 1, _output(result)
-    _one_line_error(result, "error: ", "987654", "migrate history")
+    one_line_error(result, "987654", "migrate history")
     assert _database_state(engine) == before
 
 

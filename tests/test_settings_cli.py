@@ -6,20 +6,12 @@ from __future__ import annotations
 import sys
 
 import pytest
-from cli_runner import alembic, run_cli
+from cli_runner import alembic, one_line_error, run_cli
 
 from toolkit.exit_codes import EXIT_OK, EXIT_USAGE
 from toolkit.migrations import journal
 
 TENANTCTL = [sys.executable, "-m", "toolkit.cli"]
-
-
-def _one_line_error(result):
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def _latest_run_options(engine):
@@ -50,14 +42,14 @@ def test_invalid_configuration_exits_2_with_one_line_before_any_work(env, args, 
         [*TENANTCTL, *args, "tenant", "list"], "postgresql://nobody@127.0.0.1:1/none", **env
     )
     assert result.returncode == EXIT_USAGE, result.stderr
-    assert expected in _one_line_error(result)
+    assert expected in one_line_error(result)
     assert "cannot connect" not in result.stderr
 
 
 def test_a_bad_database_url_is_refused_with_its_password_masked():
     result = run_cli([*TENANTCTL, "tenant", "list"], "mysql://admin:s3cret@db:3306/app")
     assert result.returncode == EXIT_USAGE
-    line = _one_line_error(result)
+    line = one_line_error(result)
     assert "DATABASE_URL='mysql://admin:***@db:3306/app'" in line
     assert "s3cret" not in result.stderr
 
