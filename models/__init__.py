@@ -1,47 +1,119 @@
 """SQLAlchemy 2 models of tenantctl: ``core`` tables and the per-tenant tables.
 
-Import what you need, e.g. ``from models import Tenant, User, Order``.
+Import what you need, e.g. ``from models import Tenant, User, Order``. Each name loads its
+module on first use, so that a process needing only the registry and the migration journal
+(a rollout, say) does not build every model class at start-up. ``CoreBase`` and
+``TenantBase`` load every model of their schema first: their metadata is always complete.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 # Every Session gets the soft-delete filter and the audit listeners.
 import toolkit.orm_hooks as _orm_hooks  # noqa: F401
-from models.audit import AuditLogEntry, AuditOperation
-from models.base import CORE_SCHEMA, NAMING_CONVENTION, CoreBase, TenantBase
-from models.core import (
-    SubscriptionStatus,
-    Tenant,
-    TenantAdminSession,
-    TenantApiKey,
-    TenantStatus,
-    TenantSubscription,
-    TenantUsage,
-    TenantUser,
-    TenantUserRole,
-)
-from models.isolation import DatabaseIsolation, TenantRole
-from models.journal import (
-    MigrationRun,
-    MigrationStep,
-    RevisionChecksum,
-    RunOutcome,
-    StepStatus,
-)
-from models.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
-from models.template import TenantTemplate
-from models.tenant import (
-    CanvasConfig,
-    DesignImage,
-    EtsyProductTemplate,
-    Mockup,
-    MockupStatus,
-    Order,
-    OrderPlatform,
-    OrderStatus,
-    SizeConfig,
-    User,
-    UserRole,
-)
-from models.tenant_version import TenantVersionRecord
+from toolkit.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from models.audit import AuditLogEntry, AuditOperation
+    from models.base import CORE_SCHEMA, NAMING_CONVENTION, CoreBase, TenantBase
+    from models.core import (
+        SubscriptionStatus,
+        Tenant,
+        TenantAdminSession,
+        TenantApiKey,
+        TenantStatus,
+        TenantSubscription,
+        TenantUsage,
+        TenantUser,
+        TenantUserRole,
+    )
+    from models.isolation import DatabaseIsolation, TenantRole
+    from models.journal import (
+        MigrationRun,
+        MigrationStep,
+        RevisionChecksum,
+        RunOutcome,
+        StepStatus,
+    )
+    from models.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
+    from models.template import TenantTemplate
+    from models.tenant import (
+        CanvasConfig,
+        DesignImage,
+        EtsyProductTemplate,
+        Mockup,
+        MockupStatus,
+        Order,
+        OrderPlatform,
+        OrderStatus,
+        SizeConfig,
+        User,
+        UserRole,
+    )
+    from models.tenant_version import TenantVersionRecord
+
+
+_MODULE_OF = {
+    "AuditLogEntry": "models.audit",
+    "AuditOperation": "models.audit",
+    "CORE_SCHEMA": "models.base",
+    "CoreBase": "models.base",
+    "NAMING_CONVENTION": "models.base",
+    "TenantBase": "models.base",
+    "SubscriptionStatus": "models.core",
+    "Tenant": "models.core",
+    "TenantAdminSession": "models.core",
+    "TenantApiKey": "models.core",
+    "TenantStatus": "models.core",
+    "TenantSubscription": "models.core",
+    "TenantUsage": "models.core",
+    "TenantUser": "models.core",
+    "TenantUserRole": "models.core",
+    "DatabaseIsolation": "models.isolation",
+    "TenantRole": "models.isolation",
+    "MigrationRun": "models.journal",
+    "MigrationStep": "models.journal",
+    "RevisionChecksum": "models.journal",
+    "RunOutcome": "models.journal",
+    "StepStatus": "models.journal",
+    "AuditMixin": "models.mixins",
+    "SoftDeleteMixin": "models.mixins",
+    "TimestampMixin": "models.mixins",
+    "TenantTemplate": "models.template",
+    "CanvasConfig": "models.tenant",
+    "DesignImage": "models.tenant",
+    "EtsyProductTemplate": "models.tenant",
+    "Mockup": "models.tenant",
+    "MockupStatus": "models.tenant",
+    "Order": "models.tenant",
+    "OrderPlatform": "models.tenant",
+    "OrderStatus": "models.tenant",
+    "SizeConfig": "models.tenant",
+    "User": "models.tenant",
+    "UserRole": "models.tenant",
+    "TenantVersionRecord": "models.tenant_version",
+}
+# The modules whose classes map tables of each base, loaded before the base is handed out.
+_MODELS_OF_BASE = {
+    "CoreBase": (
+        "models.core",
+        "models.isolation",
+        "models.journal",
+        "models.template",
+        "models.tenant_version",
+    ),
+    "TenantBase": ("models.audit", "models.tenant"),
+}
+_load = lazy_exports("models", _MODULE_OF, globals())
+
+
+def __getattr__(name: str) -> Any:
+    for module in _MODELS_OF_BASE.get(name, ()):
+        importlib.import_module(module)
+    return _load(name)
+
 
 __all__ = [
     "CORE_SCHEMA",

@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+import models.core  # noqa: F401  (maps core.tenants, which a foreign key here names)
 from models.base import CoreBase
 from models.types import Timestamp
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, Table, delete, func, select
 
-from models.base import TenantBase
+from models import TenantBase  # with every tenant model loaded
 from models.mixins import SoftDeleteMixin
 from toolkit.actor import current_actor
 from toolkit.audit_actor import set_actor

@@ -1,5 +1,5 @@
 """``python -m toolkit.cli`` runs tenantctl."""
 
-from toolkit.cli.app import main
+from toolkit.cli.entry import main
 
 main()

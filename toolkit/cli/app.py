@@ -11,7 +11,6 @@ check failed, 4 some tenants failed, 5 run aborted, 6 migration lock busy.
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
@@ -100,15 +99,20 @@ def register(names: Iterable[str]) -> None:
             app.command(name)(getattr(importlib.import_module(_COMMANDS[name]), name))
 
 
-def main() -> NoReturn:
-    """Console-script entry point; the process ends through ``exit_now`` (no module teardown)."""
-    argv = sys.argv[1:]
+def load(argv: Sequence[str]) -> None:
+    """Prepare to run the command line ``argv``: import the modules of the command it names
+    (all of them if it names none), and start a rollout's worker processes first thing."""
     position = _command_position(argv)
     named = None if position is None else argv[position]
     if position is not None and named == "migrate":
         prestart_rollout_workers(argv[position + 1 :])
     known = named in _GROUPS or named in _COMMANDS
     register([named] if known and named is not None else [*_GROUPS, *_COMMANDS])
+
+
+def run() -> NoReturn:
+    """Run the command line after ``load``; the process ends through ``exit_now`` (no module
+    teardown)."""
     try:
         app()
     except SystemExit as done:

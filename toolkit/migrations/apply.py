@@ -313,7 +313,7 @@ class TenantMigrator:
         from alembic.operations import Operations
         from alembic.runtime.migration import MigrationContext, RevisionStep
 
-        from models import TenantBase
+        from models.base import TenantBase  # for its naming convention only
 
         script = self._scripts()
         steps = [

@@ -25,7 +25,8 @@ from alembic.runtime.migration import MigrationStep, RevisionStep
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.pool import NullPool
 
-from models import CORE_SCHEMA, CoreBase, TenantBase
+import models
+from models.base import CORE_SCHEMA
 from toolkit.db import connect, disable_idle_timeout, make_engine, transaction
 from toolkit.errors import ConfigurationError, RevisionTargetError, one_line
 from toolkit.logging_setup import active_log_config, current_run_id, run_scope
@@ -297,7 +298,7 @@ class _Run:
         extra = self._other_heads(CORE)
         self.context.configure(
             connection=connection,
-            target_metadata=CoreBase.metadata,
+            target_metadata=models.CoreBase.metadata,
             version_table_schema=CORE_SCHEMA,
             include_schemas=True,
             include_name=_only_core_schema,
@@ -308,7 +309,7 @@ class _Run:
     def _configure_tenant(self, connection: Connection | None, schema: str, **offline: Any) -> None:
         self.context.configure(
             connection=connection,
-            target_metadata=TenantBase.metadata,
+            target_metadata=models.TenantBase.metadata,
             version_table_schema=schema,
             include_object=_not_version_table,
             fn=self.index.restrict(
@@ -353,7 +354,7 @@ class _Run:
 
         self.context.configure(
             connection=connection,
-            target_metadata=TenantBase.metadata,
+            target_metadata=models.TenantBase.metadata,
             version_table_schema=AUTOGENERATE_SCHEMA,
             fn=to_tenant_head,
         )

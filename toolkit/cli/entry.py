@@ -1,0 +1,27 @@
+"""The ``tenantctl`` console script: the CLI, with the garbage collector held off while the
+command's modules load.
+
+Start-up is mostly imports (about 0.4 s for ``migrate up``, a fifth of a rollout over 1,000
+tenants). They create hundreds of thousands of objects and next to no garbage, and the
+collector would walk them again and again: holding it off saves about a tenth of start-up
+(measured with ``gc.disable()`` around the imports of ``toolkit.cli.migrate``). What the
+imports created is then frozen (``gc.freeze``), so that the command's own collections skip
+it, and the collector runs as usual for the command itself.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from typing import NoReturn
+
+
+def main() -> NoReturn:
+    """Load the command line's command with the collector off, then run it."""
+    gc.disable()
+    from toolkit.cli import app  # imported here, with the collector off
+
+    app.load(sys.argv[1:])
+    gc.freeze()
+    gc.enable()
+    app.run()
