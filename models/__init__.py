@@ -11,19 +11,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Every Session gets the soft-delete filter and the audit listeners.
-import toolkit.orm_hooks as _orm_hooks  # noqa: F401
 from toolkit.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from models.audit import AuditLogEntry, AuditOperation
-    from models.base import CORE_SCHEMA, NAMING_CONVENTION, CoreBase, TenantBase
+    from models.base import CoreBase, TenantBase
     from models.core import (
         SubscriptionStatus,
         Tenant,
         TenantAdminSession,
         TenantApiKey,
-        TenantStatus,
         TenantSubscription,
         TenantUsage,
         TenantUser,
@@ -31,12 +28,13 @@ if TYPE_CHECKING:
     )
     from models.isolation import DatabaseIsolation, TenantRole
     from models.journal import (
-        MigrationRun,
-        MigrationStep,
-        RevisionChecksum,
         RunOutcome,
         StepStatus,
+        migration_runs,
+        migration_steps,
+        revision_checksums,
     )
+    from models.metadata import CORE_SCHEMA, NAMING_CONVENTION
     from models.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
     from models.template import TenantTemplate
     from models.tenant import (
@@ -52,36 +50,37 @@ if TYPE_CHECKING:
         User,
         UserRole,
     )
+    from models.tenant_status import TenantStatus
     from models.tenant_version import TenantVersionRecord
 
 
 _MODULE_OF = {
     "AuditLogEntry": "models.audit",
     "AuditOperation": "models.audit",
-    "CORE_SCHEMA": "models.base",
     "CoreBase": "models.base",
-    "NAMING_CONVENTION": "models.base",
     "TenantBase": "models.base",
     "SubscriptionStatus": "models.core",
     "Tenant": "models.core",
     "TenantAdminSession": "models.core",
     "TenantApiKey": "models.core",
-    "TenantStatus": "models.core",
     "TenantSubscription": "models.core",
     "TenantUsage": "models.core",
     "TenantUser": "models.core",
     "TenantUserRole": "models.core",
     "DatabaseIsolation": "models.isolation",
     "TenantRole": "models.isolation",
-    "MigrationRun": "models.journal",
-    "MigrationStep": "models.journal",
-    "RevisionChecksum": "models.journal",
     "RunOutcome": "models.journal",
     "StepStatus": "models.journal",
+    "migration_runs": "models.journal",
+    "migration_steps": "models.journal",
+    "revision_checksums": "models.journal",
+    "CORE_SCHEMA": "models.metadata",
+    "NAMING_CONVENTION": "models.metadata",
     "AuditMixin": "models.mixins",
     "SoftDeleteMixin": "models.mixins",
     "TimestampMixin": "models.mixins",
     "TenantTemplate": "models.template",
+    "TenantStatus": "models.tenant_status",
     "CanvasConfig": "models.tenant",
     "DesignImage": "models.tenant",
     "EtsyProductTemplate": "models.tenant",
@@ -126,14 +125,11 @@ __all__ = [
     "DatabaseIsolation",
     "DesignImage",
     "EtsyProductTemplate",
-    "MigrationRun",
-    "MigrationStep",
     "Mockup",
     "MockupStatus",
     "Order",
     "OrderPlatform",
     "OrderStatus",
-    "RevisionChecksum",
     "RunOutcome",
     "SizeConfig",
     "SoftDeleteMixin",
@@ -154,4 +150,7 @@ __all__ = [
     "TimestampMixin",
     "User",
     "UserRole",
+    "migration_runs",
+    "migration_steps",
+    "revision_checksums",
 ]

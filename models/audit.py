@@ -18,7 +18,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import TenantBase
-from models.types import BigIntPk, Timestamp, one_of
+from models.metadata import one_of
+from models.types import BigIntPk, Timestamp
 
 
 class AuditOperation(enum.StrEnum):

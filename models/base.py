@@ -1,33 +1,27 @@
-"""Declarative bases: one MetaData for schema ``core``, one for the per-tenant tables.
+"""Declarative bases: one for schema ``core``, one for the per-tenant tables.
 
-Both share the constraint naming convention so autogenerate writes stable, predictable
-names. Tenant tables carry no schema: a tenant is chosen at run time with
-``schema_translate_map={None: "tenant_<subdomain>"}`` (see ``toolkit.session``).
+Both map onto the MetaData objects of ``models.metadata``, which share the constraint naming
+convention so that autogenerate writes stable, predictable names. Importing this module
+(which every model module does) also installs the ORM hooks, so that no Session that
+queries our models goes without them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-CORE_SCHEMA = "core"
-
-NAMING_CONVENTION: dict[str, str] = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+# Every Session gets the soft-delete filter and the audit listeners.
+import toolkit.orm_hooks as _orm_hooks  # noqa: F401
+from models.metadata import CORE_METADATA, TENANT_METADATA
 
 
 class CoreBase(DeclarativeBase):
     """Base of the global tables, all in schema ``core``."""
 
-    metadata = MetaData(schema=CORE_SCHEMA, naming_convention=NAMING_CONVENTION)
+    metadata = CORE_METADATA
 
 
 class TenantBase(DeclarativeBase):
     """Base of the per-tenant tables; they name no schema on purpose."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = TENANT_METADATA

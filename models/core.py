@@ -21,17 +21,10 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import CoreBase
+from models.metadata import one_of
 from models.mixins import TimestampMixin
-from models.types import BigIntPk, Email, JsonObject, TextList, Timestamp, UuidPk, one_of
-
-
-class TenantStatus(enum.StrEnum):
-    """Lifecycle of a tenant; it decides who is migrated and who may log in."""
-
-    PROVISIONING = "provisioning"
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    ARCHIVED = "archived"
+from models.tenant_status import TenantStatus
+from models.types import BigIntPk, Email, JsonObject, TextList, Timestamp, UuidPk
 
 
 class Tenant(TimestampMixin, CoreBase):

@@ -2,6 +2,10 @@
 
 A run's rows say who migrated what, when, and how it ended; a step's row is written in the
 same transaction as the tenant's DDL, so the journal never claims more than the schemas hold.
+
+These are Core tables with no ORM classes: only the toolkit writes and reads them
+(``toolkit.migrations.journal`` and ``.checksums``), with Core statements, and a rollout must
+not pay for importing the ORM at start-up.
 """
 
 from __future__ import annotations
@@ -11,18 +15,21 @@ import enum
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
+    DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
+    Table,
     Text,
     func,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from models.base import CoreBase
-from models.types import BigIntPk, JsonObject, TextList, Timestamp, one_of
+from models.metadata import CORE_METADATA, one_of
 
 
 class RunOutcome(enum.StrEnum):
@@ -43,66 +50,70 @@ class StepStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class MigrationRun(CoreBase):
-    """One invocation of the runner: ``alembic upgrade``, ``tenantctl migrate up``, a resume."""
-
-    __tablename__ = "migration_runs"
-    __table_args__ = (CheckConstraint(one_of("outcome", RunOutcome), name="outcome"),)
-
-    id: Mapped[BigIntPk]
-    command: Mapped[str] = mapped_column(String(20))
-    target: Mapped[str] = mapped_column(String(255))
-    options: Mapped[JsonObject]
-    started_by: Mapped[str] = mapped_column(String(255))
-    host: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[Timestamp] = mapped_column(server_default=func.now())
-    finished_at: Mapped[Timestamp | None]
-    outcome: Mapped[str] = mapped_column(
-        String(20), index=True, server_default=text(f"'{RunOutcome.RUNNING.value}'")
-    )
-    resumed_from: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("core.migration_runs.id", ondelete="SET NULL")
-    )
+def _revision_list(name: str) -> Column[list[str]]:
+    return Column(name, ARRAY(String), nullable=False, server_default=text("'{}'"))
 
 
-class MigrationStep(CoreBase):
-    """One schema (core or a tenant) moved from one revision set to another within a run."""
+# One invocation of the runner: ``alembic upgrade``, ``tenantctl migrate up``, a resume.
+migration_runs = Table(
+    "migration_runs",
+    CORE_METADATA,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("command", String(20), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("options", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("started_by", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Column(
+        "outcome",
+        String(20),
+        nullable=False,
+        index=True,
+        server_default=text(f"'{RunOutcome.RUNNING.value}'"),
+    ),
+    Column("resumed_from", BigInteger, ForeignKey("core.migration_runs.id", ondelete="SET NULL")),
+    CheckConstraint(one_of("outcome", RunOutcome), name="outcome"),
+)
 
-    __tablename__ = "migration_steps"
-    __table_args__ = (
-        CheckConstraint(one_of("status", StepStatus), name="status"),
-        Index(None, "schema_name", "id"),
-    )
+# One schema (core or a tenant) moved from one revision set to another within a run.
+migration_steps = Table(
+    "migration_steps",
+    CORE_METADATA,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column(
+        "run_id",
+        BigInteger,
+        ForeignKey("core.migration_runs.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("schema_name", String(63), nullable=False),
+    Column("subdomain", String(50)),
+    _revision_list("from_revisions"),
+    _revision_list("to_revisions"),
+    Column(
+        "status", String(20), nullable=False, server_default=text(f"'{StepStatus.PENDING.value}'")
+    ),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("duration_ms", Integer),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint(one_of("status", StepStatus), name="status"),
+    Index(None, "schema_name", "id"),
+)
 
-    id: Mapped[BigIntPk]
-    run_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("core.migration_runs.id", ondelete="CASCADE"), index=True
-    )
-    schema_name: Mapped[str] = mapped_column(String(63))
-    subdomain: Mapped[str | None] = mapped_column(String(50))
-    from_revisions: Mapped[TextList]
-    to_revisions: Mapped[TextList]
-    status: Mapped[str] = mapped_column(
-        String(20), server_default=text(f"'{StepStatus.PENDING.value}'")
-    )
-    error: Mapped[str | None] = mapped_column(Text)
-    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    duration_ms: Mapped[int | None] = mapped_column(Integer)
-    finished_at: Mapped[Timestamp | None]
-
-
-class RevisionChecksum(CoreBase):
-    """The SHA-256 of a revision file as it was when first applied anywhere.
-
-    A revision applied from two different file contents has two rows: ``tenantctl migrate
-    verify`` reports every revision whose recorded contents differ from the file today.
-    """
-
-    __tablename__ = "revision_checksums"
-
-    revision: Mapped[str] = mapped_column(String(32), primary_key=True)
-    checksum: Mapped[str] = mapped_column(String(64), primary_key=True)
-    branch: Mapped[str] = mapped_column(String(20))
-    path: Mapped[str] = mapped_column(String(255))
-    first_applied_at: Mapped[Timestamp] = mapped_column(server_default=func.now())
+# The SHA-256 of a revision file as it was when first applied anywhere. A revision applied
+# from two different file contents has two rows: ``tenantctl migrate verify`` reports every
+# revision whose recorded contents differ from the file today.
+revision_checksums = Table(
+    "revision_checksums",
+    CORE_METADATA,
+    Column("revision", String(32), primary_key=True),
+    Column("checksum", String(64), primary_key=True),
+    Column("branch", String(20), nullable=False),
+    Column("path", String(255), nullable=False),
+    Column("first_applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -21,8 +21,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import TenantBase
+from models.metadata import one_of
 from models.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
-from models.types import BigIntPk, Email, JsonArray, JsonObject, Money, TextList, Timestamp, one_of
+from models.types import BigIntPk, Email, JsonArray, JsonObject, Money, TextList, Timestamp
 
 
 def _metadata_column() -> Mapped[dict[str, Any]]:

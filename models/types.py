@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import enum
 import uuid
 from typing import Annotated, Any
 
@@ -34,9 +33,3 @@ TextList = Annotated[
     list[str], mapped_column(ARRAY(String), nullable=False, server_default=text("'{}'"))
 ]
 Email = Annotated[str, mapped_column(String(320))]
-
-
-def one_of(column: str, values: type[enum.StrEnum]) -> str:
-    """CHECK constraint SQL for ``column IN (...)`` over an enum's values (our own literals)."""
-    quoted = ", ".join(f"'{member.value}'" for member in values)
-    return f"{column} IN ({quoted})"

@@ -1,30 +1,31 @@
-"""Reads of the tenant registry, ``core.tenants``: who exists, and which schemas to migrate."""
+"""Reads of the tenant registry, ``core.tenants``: who exists, and which schemas to migrate.
+
+Plain SQL over the five columns a ``TenantRecord`` holds, not the ORM: a rollout reads the
+registry first thing, and must not pay for importing ``sqlalchemy.orm`` and the models.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import String
 
-from models import Tenant, TenantStatus
+from models import TenantStatus
 from toolkit.errors import SchemaNotReady, TenantNotFound
 from toolkit.naming import normalize_tenant_ref
 
 # Who a run migrates by default: not tenants still provisioning, nor archived ones.
 MIGRATED_STATUSES: tuple[str, ...] = (TenantStatus.ACTIVE.value, TenantStatus.SUSPENDED.value)
-_RECORD_COLUMNS = (
-    Tenant.subdomain,
-    Tenant.database_schema,
-    Tenant.status,
-    Tenant.plan,
-    Tenant.company_name,
-)
+_SELECT_RECORDS = "SELECT subdomain, database_schema, status, plan, company_name FROM core.tenants"
+_LIST = ARRAY(String)
 
 
 @dataclass(frozen=True)
 class TenantRecord:
-    """The registry's view of one tenant (the fields of ``_RECORD_COLUMNS``, in order)."""
+    """The registry's view of one tenant (the columns of ``_SELECT_RECORDS``, in order)."""
 
     subdomain: str
     database_schema: str
@@ -52,9 +53,11 @@ def list_tenants(
 ) -> list[TenantRecord]:
     """Every tenant, by subdomain; only those in ``statuses`` when given."""
     require_registry(connection)
-    query = select(*_RECORD_COLUMNS).order_by(Tenant.subdomain)
-    if statuses is not None:
-        query = query.where(Tenant.status.in_(list(statuses)))
+    if statuses is None:
+        query = text(f"{_SELECT_RECORDS} ORDER BY subdomain")
+    else:
+        query = text(f"{_SELECT_RECORDS} WHERE status = ANY(:statuses) ORDER BY subdomain")
+        query = query.bindparams(bindparam("statuses", list(statuses), type_=_LIST))
     # all() fetches in one call; iterating a result fetches row by row, 3x slower at 10,000.
     return [TenantRecord(*row) for row in connection.execute(query).all()]
 
@@ -76,7 +79,9 @@ def find_tenants(connection: Connection, refs: Sequence[str]) -> list[TenantReco
     """
     subdomains = [normalize_tenant_ref(ref) for ref in refs]
     require_registry(connection)
-    query = select(*_RECORD_COLUMNS).where(Tenant.subdomain.in_(subdomains))
+    query = text(f"{_SELECT_RECORDS} WHERE subdomain = ANY(:subdomains)").bindparams(
+        bindparam("subdomains", subdomains, type_=_LIST)
+    )
     by_subdomain = {row.subdomain: TenantRecord(*row) for row in connection.execute(query)}
     missing = [ref for ref, sub in zip(refs, subdomains, strict=True) if sub not in by_subdomain]
     if missing:

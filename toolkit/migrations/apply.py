@@ -313,7 +313,7 @@ class TenantMigrator:
         from alembic.operations import Operations
         from alembic.runtime.migration import MigrationContext, RevisionStep
 
-        from models.base import TenantBase  # for its naming convention only
+        from models.metadata import TENANT_METADATA
 
         script = self._scripts()
         steps = [
@@ -322,7 +322,7 @@ class TenantMigrator:
         ]
         options: dict[str, Any] = {
             "version_table_schema": schema,
-            "target_metadata": TenantBase.metadata,
+            "target_metadata": TENANT_METADATA,
             "fn": lambda _heads, _context: steps,
         }
         context = MigrationContext.configure(connection=connection, opts=options)

@@ -19,8 +19,10 @@ from sqlalchemy import Connection, String, exists, literal, select, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 
-from models import RevisionChecksum
+from models import revision_checksums
 from toolkit.migrations.branches import BranchIndex
+
+_checksums = revision_checksums.c
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,7 @@ def record_sql(files: Iterable[RevisionFile]) -> str | None:
             literal(f.branch, String),
             literal(f.path, String),
         ).where(
-            ~exists().where(
-                RevisionChecksum.revision == f.revision, RevisionChecksum.checksum == f.checksum
-            )
+            ~exists().where(_checksums.revision == f.revision, _checksums.checksum == f.checksum)
         )
         for f in files
     ]
@@ -98,7 +98,7 @@ def record_sql(files: Iterable[RevisionFile]) -> str | None:
         return None
     columns = ["revision", "checksum", "branch", "path"]
     statement = (
-        insert(RevisionChecksum).from_select(columns, union_all(*rows)).on_conflict_do_nothing()
+        insert(revision_checksums).from_select(columns, union_all(*rows)).on_conflict_do_nothing()
     )
     compiled = statement.compile(
         dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
@@ -113,13 +113,13 @@ def changed_revisions(
     """Every applied revision whose file is missing or differs from a recorded checksum."""
     recorded: dict[str, list[Any]] = {}
     columns = (
-        RevisionChecksum.revision,
-        RevisionChecksum.checksum,
-        RevisionChecksum.branch,
-        RevisionChecksum.path,
-        RevisionChecksum.first_applied_at,
+        _checksums.revision,
+        _checksums.checksum,
+        _checksums.branch,
+        _checksums.path,
+        _checksums.first_applied_at,
     )
-    for row in connection.execute(select(*columns).order_by(RevisionChecksum.revision)):
+    for row in connection.execute(select(*columns).order_by(_checksums.revision)):
         recorded.setdefault(row.revision, []).append(row)
     changed = []
     for revision_id, rows in recorded.items():

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.pool import NullPool
 
 import models
-from models.base import CORE_SCHEMA
+from models.metadata import CORE_SCHEMA
 from toolkit.db import connect, disable_idle_timeout, make_engine, transaction
 from toolkit.errors import ConfigurationError, RevisionTargetError, one_line
 from toolkit.logging_setup import active_log_config, current_run_id, run_scope

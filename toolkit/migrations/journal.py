@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Text, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 
-from models import MigrationRun, MigrationStep, RunOutcome, StepStatus
+from models import RunOutcome, StepStatus, migration_runs, migration_steps
 
 _TEXT_ARRAY = ARRAY(Text)
+_runs = migration_runs.c
+_steps = migration_steps.c
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,12 @@ def start_run(
     """
     with _fresh_transaction(connection):
         connection.execute(
-            update(MigrationRun)
-            .where(MigrationRun.outcome == RunOutcome.RUNNING.value)
+            update(migration_runs)
+            .where(_runs.outcome == RunOutcome.RUNNING.value)
             .values(outcome=RunOutcome.INTERRUPTED.value)
         )
         run_id = connection.execute(
-            insert(MigrationRun)
+            insert(migration_runs)
             .values(
                 command=command,
                 target=target,
@@ -104,7 +106,7 @@ def start_run(
                 pid=os.getpid(),
                 resumed_from=resumed_from,
             )
-            .returning(MigrationRun.id)
+            .returning(_runs.id)
         ).scalar_one()
     return int(run_id)
 
@@ -130,9 +132,9 @@ def add_steps(connection: Connection, run_id: int, steps: Sequence[PlannedStep])
             )
             columns = ["run_id", "schema_name", "subdomain", "from_revisions", "to_revisions"]
             result = connection.execute(
-                insert(MigrationStep)
+                insert(migration_steps)
                 .from_select(columns, rows)
-                .returning(MigrationStep.id, MigrationStep.schema_name)
+                .returning(_steps.id, _steps.schema_name)
             )
             step_ids.update({schema: int(step_id) for step_id, schema in result})
     return step_ids
@@ -149,7 +151,7 @@ def record_step(
     """Record a finished step (used for core, which is migrated before steps are planned)."""
     with _fresh_transaction(connection):
         connection.execute(
-            insert(MigrationStep).values(
+            insert(migration_steps).values(
                 run_id=run_id,
                 schema_name=step.schema,
                 subdomain=step.subdomain,
@@ -168,8 +170,8 @@ def finish_run(connection: Connection, run_id: int, outcome: RunOutcome) -> None
     """Record how a run ended."""
     with _fresh_transaction(connection):
         connection.execute(
-            update(MigrationRun)
-            .where(MigrationRun.id == run_id)
+            update(migration_runs)
+            .where(_runs.id == run_id)
             .values(outcome=outcome.value, finished_at=func.clock_timestamp())
         )
 
@@ -191,57 +193,57 @@ def _fresh_transaction(connection: Connection) -> Iterator[None]:
 
 
 def _count(status: StepStatus) -> Any:
-    return func.count().filter(MigrationStep.status == status.value)
+    return func.count().filter(_steps.status == status.value)
 
 
 def runs(connection: Connection, *, limit: int = 20, run_id: int | None = None) -> list[RunRecord]:
     """The latest runs, newest first (or the one run ``run_id``), with their step counts."""
     counts = (
         select(
-            MigrationStep.run_id,
+            _steps.run_id,
             _count(StepStatus.DONE).label("done"),
             _count(StepStatus.FAILED).label("failed"),
             _count(StepStatus.PENDING).label("pending"),
         )
-        .group_by(MigrationStep.run_id)
+        .group_by(_steps.run_id)
         .subquery()
     )
     query = (
         select(
-            MigrationRun.id,
-            MigrationRun.command,
-            MigrationRun.target,
-            MigrationRun.options,
-            MigrationRun.started_by,
-            MigrationRun.host,
-            MigrationRun.started_at,
-            MigrationRun.finished_at,
-            MigrationRun.outcome,
-            MigrationRun.resumed_from,
+            _runs.id,
+            _runs.command,
+            _runs.target,
+            _runs.options,
+            _runs.started_by,
+            _runs.host,
+            _runs.started_at,
+            _runs.finished_at,
+            _runs.outcome,
+            _runs.resumed_from,
             func.coalesce(counts.c.done, 0).label("done"),
             func.coalesce(counts.c.failed, 0).label("failed"),
             func.coalesce(counts.c.pending, 0).label("pending"),
         )
-        .outerjoin(counts, counts.c.run_id == MigrationRun.id)
-        .order_by(MigrationRun.id.desc())
+        .outerjoin(counts, counts.c.run_id == _runs.id)
+        .order_by(_runs.id.desc())
         .limit(limit)
     )
     if run_id is not None:
-        query = query.where(MigrationRun.id == run_id)
+        query = query.where(_runs.id == run_id)
     return [RunRecord(**row._asdict()) for row in connection.execute(query)]
 
 
 _STEP_COLUMNS = (
-    MigrationStep.run_id,
-    MigrationStep.schema_name,
-    MigrationStep.subdomain,
-    MigrationStep.from_revisions,
-    MigrationStep.to_revisions,
-    MigrationStep.status,
-    MigrationStep.error,
-    MigrationStep.attempts,
-    MigrationStep.duration_ms,
-    MigrationStep.finished_at,
+    _steps.run_id,
+    _steps.schema_name,
+    _steps.subdomain,
+    _steps.from_revisions,
+    _steps.to_revisions,
+    _steps.status,
+    _steps.error,
+    _steps.attempts,
+    _steps.duration_ms,
+    _steps.finished_at,
 )
 
 
@@ -268,11 +270,11 @@ def steps(
     limit: int | None = None,
 ) -> list[StepRecord]:
     """Journaled steps, newest first, of one schema and/or one run."""
-    query = select(*_STEP_COLUMNS).order_by(MigrationStep.id.desc())
+    query = select(*_STEP_COLUMNS).order_by(_steps.id.desc())
     if schema is not None:
-        query = query.where(MigrationStep.schema_name == schema)
+        query = query.where(_steps.schema_name == schema)
     if run_id is not None:
-        query = query.where(MigrationStep.run_id == run_id)
+        query = query.where(_steps.run_id == run_id)
     if limit is not None:
         query = query.limit(limit)
     return [_step_record(row._asdict()) for row in connection.execute(query)]
@@ -282,8 +284,8 @@ def failing_schemas(connection: Connection) -> list[StepRecord]:
     """The latest step of every schema whose latest journaled step failed, by schema."""
     latest = (
         select(*_STEP_COLUMNS)
-        .ext(distinct_on(MigrationStep.schema_name))
-        .order_by(MigrationStep.schema_name, MigrationStep.id.desc())
+        .ext(distinct_on(_steps.schema_name))
+        .order_by(_steps.schema_name, _steps.id.desc())
         .subquery()
     )
     query = select(latest).where(latest.c.status == StepStatus.FAILED.value)
@@ -304,29 +306,29 @@ def leftovers(connection: Connection, run_id: int) -> Leftovers:
     A schema that a resume of this run (``resumed_from``) has since migrated is done.
     """
     resumed_done = (
-        select(MigrationStep.schema_name)
-        .join(MigrationRun, MigrationRun.id == MigrationStep.run_id)
+        select(_steps.schema_name)
+        .join(migration_runs, _runs.id == _steps.run_id)
         .where(
-            MigrationRun.resumed_from == run_id,
-            MigrationStep.status == StepStatus.DONE.value,
+            _runs.resumed_from == run_id,
+            _steps.status == StepStatus.DONE.value,
         )
     )
     unfinished = connection.execute(
         select(
-            MigrationStep.schema_name,
-            MigrationStep.subdomain,
-            MigrationStep.from_revisions,
-            MigrationStep.to_revisions,
+            _steps.schema_name,
+            _steps.subdomain,
+            _steps.from_revisions,
+            _steps.to_revisions,
         )
         .where(
-            MigrationStep.run_id == run_id,
-            MigrationStep.status.in_([StepStatus.PENDING.value, StepStatus.FAILED.value]),
-            MigrationStep.schema_name.not_in(resumed_done),
+            _steps.run_id == run_id,
+            _steps.status.in_([StepStatus.PENDING.value, StepStatus.FAILED.value]),
+            _steps.schema_name.not_in(resumed_done),
         )
-        .order_by(MigrationStep.id)
+        .order_by(_steps.id)
     ).all()
     planned_any = connection.execute(
-        select(func.count()).where(MigrationStep.run_id == run_id)
+        select(func.count()).where(_steps.run_id == run_id)
     ).scalar_one()
     return Leftovers(
         planned_any=planned_any > 0,
@@ -338,4 +340,4 @@ def leftovers(connection: Connection, run_id: int) -> Leftovers:
 
 def latest_run_id(connection: Connection) -> int | None:
     """The id of the newest run, or None if nothing was ever journaled."""
-    return connection.execute(select(func.max(MigrationRun.id))).scalar()
+    return connection.execute(select(func.max(_runs.id))).scalar()

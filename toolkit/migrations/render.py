@@ -17,7 +17,7 @@ from typing import Any
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext, MigrationStep, RevisionStep
 
-from models.base import TenantBase
+from models.metadata import TENANT_METADATA
 
 log = logging.getLogger("tenantctl.migrations")
 
@@ -73,9 +73,8 @@ def render_statements(
         "literal_binds": True,
         "starting_rev": list(from_revisions) or None,
         "fn": lambda _heads, _context: list(steps),
-        # As in the Alembic path: the naming convention names constraints and indexes
-        # (only the convention is read, so the tenant models need not be loaded).
-        "target_metadata": TenantBase.metadata,
+        # As in the Alembic path: the naming convention names constraints and indexes.
+        "target_metadata": TENANT_METADATA,
     }
     context = MigrationContext.configure(dialect_name="postgresql", opts=options)
     try:
