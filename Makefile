@@ -13,7 +13,7 @@ BENCH_ARGS ?=
 
 export SUB MSG
 
-.PHONY: install db migrate new-tenant seed revision-core revision-tenant demo bench bench-provision test lint format clean
+.PHONY: install db migrate new-tenant seed revision-core revision-tenant demo bench bench-floor bench-provision test lint format clean
 
 install: $(VENV)/.installed
 
@@ -56,6 +56,11 @@ demo: install
 # Rollout benchmark (bench/rollout.py): make bench BENCH_TENANTS="1000 10000" [BENCH_ARGS=--reuse]
 bench: install
 	url="$(DB_URL)" && $(PY) bench/rollout.py --database-url "$$url" --tenants $(BENCH_TENANTS) $(BENCH_ARGS)
+
+# How much a second process gains the floor, per kind of DDL (bench/floor_parallelism.py);
+# it uses the tenants `make bench` left: make bench-floor BENCH_TENANTS=1000
+bench-floor: install
+	url="$(DB_URL)" && $(PY) bench/floor_parallelism.py --database-url "$$url" --tenants $(BENCH_TENANTS)
 
 # Provisioning benchmark (bench/provision.py): make bench-provision BENCH_CREATES=200
 bench-provision: install

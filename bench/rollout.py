@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -37,9 +36,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from alembic.config import Config
@@ -50,6 +47,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
 
 from bench_database import add_database_url_option, fresh_database  # noqa: E402
+from floor import libpq_url, replay, replay_in_two_processes  # noqa: E402
 from scratch_scripts import add_tenant_revision, make_scratch_ini  # noqa: E402
 
 from toolkit import (  # noqa: E402
@@ -155,10 +153,10 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
         floors, parallel_floors, ones, twos, noops, statuses, rss = [], [], [], [], [], [], []
         for _ in range(repeat):  # interleaved, so that drift in the server hits all of them
-            floors.append(_replay(url, schemas, up_sql))
-            _replay(url, schemas, down_sql)
-            parallel_floors.append(_replay_in_two_processes(url, schemas, up_sql))
-            _replay(url, schemas, down_sql)
+            floors.append(replay(url, schemas, up_sql))
+            replay(url, schemas, down_sql)
+            parallel_floors.append(replay_in_two_processes(url, schemas, up_sql))
+            replay(url, schemas, down_sql)
             seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "1"], env)
             ones.append(seconds)
             rss.append(peak)
@@ -210,13 +208,9 @@ def _reusable(server_url: str, name: str, count: int) -> str | None:
     return url if fits else None
 
 
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _register_tenants(url: str, count: int) -> None:
     """Registry rows and empty schemas for ``count`` active tenants (the rollout fills them)."""
-    with psycopg.connect(_libpq(url)) as connection:
+    with psycopg.connect(libpq_url(url)) as connection:
         rows = [
             (f"t{i:05d}", f"Tenant {i}", f"tenant_t{i:05d}", PLANS[i % 3]) for i in range(count)
         ]
@@ -242,52 +236,6 @@ def _floor_statements(ini: Path) -> tuple[list[str], list[str]]:
     return [s for s in up if "alembic_version" not in s], [
         s for s in down if "alembic_version" not in s
     ]
-
-
-def _replay(url: str, schemas: Sequence[str], statements: Sequence[str]) -> float:
-    """The floor: per tenant one transaction, SET LOCAL search_path, then each statement."""
-    with psycopg.connect(_libpq(url), autocommit=True) as connection:
-        started = time.perf_counter()
-        _apply_per_tenant(connection, schemas, statements)
-        return time.perf_counter() - started
-
-
-def _replay_in_two_processes(url: str, schemas: Sequence[str], statements: Sequence[str]) -> float:
-    """The floor split over two processes, timed from when both are connected."""
-    context = multiprocessing.get_context("fork")  # nothing is connected in this process now
-    ready = context.Barrier(3)
-    halves = [schemas[0::2], schemas[1::2]]
-    processes = [
-        context.Process(target=_replay_half, args=(url, half, statements, ready)) for half in halves
-    ]
-    for process in processes:
-        process.start()
-    ready.wait()
-    started = time.perf_counter()
-    for process in processes:
-        process.join()
-        if process.exitcode != 0:
-            raise SystemExit(f"a floor process failed (exit code {process.exitcode})")
-    return time.perf_counter() - started
-
-
-def _replay_half(
-    url: str, schemas: Sequence[str], statements: Sequence[str], ready: Barrier
-) -> None:
-    with psycopg.connect(_libpq(url), autocommit=True) as connection:
-        ready.wait()
-        _apply_per_tenant(connection, schemas, statements)
-
-
-def _apply_per_tenant(
-    connection: psycopg.Connection[Any], schemas: Sequence[str], statements: Sequence[str]
-) -> None:
-    """Per tenant one transaction: SET LOCAL search_path, then each statement."""
-    for schema in schemas:
-        with connection.transaction():
-            connection.execute(f"SET LOCAL search_path TO {quote_identifier(schema)}")
-            for statement in statements:
-                connection.execute(statement)
 
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:

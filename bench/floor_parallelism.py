@@ -1,0 +1,121 @@
+"""Diagnostic: how much a second process gains the raw-SQL floor, per kind of DDL.
+
+The rollout benchmark's 2-worker speed-up can be no better than what a second connection
+gains the floor itself. This replays two tenant revisions on the tenants of the rollout
+benchmark's database ``tenantctl_bench_<N>`` (run ``make bench`` first), over one process
+and over two, ``--repeat`` times, and prints the medians with the share of both cores that
+was busy (from ``/proc/stat``): a new column alone, and a new column with an index on it
+(the rollout benchmark's revision). Each replay is undone, untimed, before the next.
+
+    .venv/bin/python bench/floor_parallelism.py --tenants 1000 [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_database import add_database_url_option
+from floor import replay, replay_in_two_processes
+
+from toolkit import DatabaseUnreachable, SchemaNotReady, make_engine, migration_status
+from toolkit.db import connect
+
+# (name, statements up, statements down); the tables are every tenant's own.
+REVISIONS = (
+    (
+        "add column",
+        ["ALTER TABLE orders ADD COLUMN floor_probe text"],
+        ["ALTER TABLE orders DROP COLUMN floor_probe"],
+    ),
+    (
+        "add column + index",
+        [
+            "ALTER TABLE orders ADD COLUMN floor_probe text",
+            "CREATE INDEX ix_orders_floor_probe ON orders (floor_probe)",
+        ],
+        ["DROP INDEX ix_orders_floor_probe", "ALTER TABLE orders DROP COLUMN floor_probe"],
+    ),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; times are the medians")
+    add_database_url_option(parser)
+    args = parser.parse_args(argv)
+    url = make_url(args.database_url).set(database=f"tenantctl_bench_{args.tenants}")
+    database = url.render_as_string(hide_password=False)
+    schemas = _bench_schemas(database)
+    print(
+        f"{'revision':<20} {'1 process':>10} {'busy':>5} {'2 processes':>12} {'busy':>5} "
+        f"{'gain':>5}"
+    )
+    for name, up, down in REVISIONS:
+        one, two = [], []
+        for _ in range(args.repeat):
+            one.append(_measured(replay, database, schemas, up))
+            replay(database, schemas, down)
+            two.append(_measured(replay_in_two_processes, database, schemas, up))
+            replay(database, schemas, down)
+        seconds_one, busy_one = _medians(one)
+        seconds_two, busy_two = _medians(two)
+        print(
+            f"{name:<20} {seconds_one:>9.2f}s {busy_one:>4.0f}% {seconds_two:>11.2f}s "
+            f"{busy_two:>4.0f}% {seconds_one / seconds_two:>4.2f}x"
+        )
+    return 0
+
+
+def _bench_schemas(url: str) -> list[str]:
+    """The tenant schemas of the rollout benchmark's database, which must be at head."""
+    engine = make_engine(url)
+    try:
+        with connect(engine) as connection:
+            report = migration_status(connection)
+    except (SchemaNotReady, DatabaseUnreachable) as exc:
+        raise SystemExit(f"{exc}: run `make bench BENCH_TENANTS=N` first") from None
+    finally:
+        engine.dispose()
+    if not report.up_to_date:
+        raise SystemExit("the bench database is not at head: run `make bench` again")
+    return [version.tenant.database_schema for version in report.tenants]
+
+
+def _measured(
+    replay_with: Callable[[str, Sequence[str], Sequence[str]], float],
+    url: str,
+    schemas: Sequence[str],
+    statements: Sequence[str],
+) -> tuple[float, float]:
+    """The replay's own timing, and the percentage of all cores busy meanwhile."""
+    before = _cpu_times()
+    seconds = replay_with(url, schemas, statements)
+    after = _cpu_times()
+    total = sum(after) - sum(before)
+    idle = (after[3] + after[4]) - (before[3] + before[4])  # idle and iowait
+    return seconds, 100 * (total - idle) / total if total else 0.0
+
+
+def _cpu_times() -> list[int]:
+    with open("/proc/stat") as stat:
+        return [int(field) for field in stat.readline().split()[1:]]
+
+
+def _medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return (
+        statistics.median(seconds for seconds, _ in samples),
+        statistics.median(busy for _, busy in samples),
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
