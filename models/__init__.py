@@ -1,9 +1,11 @@
 """SQLAlchemy 2 models of tenantctl: ``core`` tables and the per-tenant tables.
 
 Import what you need, e.g. ``from models import Tenant, User, Order``. Each name loads its
-module on first use, so that a process needing only the registry and the migration journal
-(a rollout, say) does not build every model class at start-up. ``CoreBase`` and
-``TenantBase`` load every model of their schema first: their metadata is always complete.
+module on first use. The journal's tables, ``TenantStatus``, ``RunOutcome``, ``StepStatus``
+and the schema constants need no ORM, so a process that only reads the registry and writes
+the journal (a rollout) imports neither the model classes nor ``sqlalchemy.orm``.
+``CoreBase`` and ``TenantBase`` load every model of their schema first: their metadata is
+always complete.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ _load = lazy_exports("models", _MODULE_OF, globals())
 
 
 def __getattr__(name: str) -> Any:
+    """``models.X``: loaded from its module on first use (a base with all its models)."""
     for module in _MODELS_OF_BASE.get(name, ()):
         importlib.import_module(module)
     return _load(name)

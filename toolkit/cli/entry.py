@@ -1,8 +1,8 @@
 """The ``tenantctl`` console script: the CLI, with the garbage collector held off while the
 command's modules load.
 
-Start-up is mostly imports (about 0.4 s for ``migrate up``, a fifth of a rollout over 1,000
-tenants). They create hundreds of thousands of objects and next to no garbage, and the
+Start-up is mostly imports (about 0.35 s for ``migrate up``, a seventh of a rollout over
+1,000 tenants). They create hundreds of thousands of objects and next to no garbage, and the
 collector would walk them again and again: holding it off saves about a tenth of start-up
 (measured with ``gc.disable()`` around the imports of ``toolkit.cli.migrate``). What the
 imports created is then frozen (``gc.freeze``), so that the command's own collections skip
