@@ -14,16 +14,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-
-from sqlalchemy.engine import make_url
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_database import add_database_url_option
 from floor import replay, replay_in_two_processes
+from sqlalchemy.engine import make_url
 
 from toolkit import DatabaseUnreachable, SchemaNotReady, make_engine, migration_status
 from toolkit.db import connect
