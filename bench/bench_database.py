@@ -22,6 +22,12 @@ def add_database_url_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def rollout_database(tenants: int) -> str:
+    """The name of the rollout benchmark's database with ``tenants`` tenants (also read by
+    ``floor_parallelism.py``, which replays on its tenants)."""
+    return f"tenantctl_bench_{tenants}"
+
+
 def fresh_database(server_url: str, name: str) -> str:
     """Drop and create database ``name`` on ``server_url``'s server; returns its URL."""
     parsed = make_url(server_url)

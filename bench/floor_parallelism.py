@@ -16,7 +16,7 @@ import argparse
 import statistics
 from collections.abc import Callable, Sequence
 
-from bench_database import add_database_url_option
+from bench_database import add_database_url_option, rollout_database
 from floor import replay, replay_in_two_processes
 from sqlalchemy.engine import make_url
 
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; times are the medians")
     add_database_url_option(parser)
     args = parser.parse_args(argv)
-    url = make_url(args.database_url).set(database=f"tenantctl_bench_{args.tenants}")
+    url = make_url(args.database_url).set(database=rollout_database(args.tenants))
     database = url.render_as_string(hide_password=False)
     schemas = _bench_schemas(database)
     print(

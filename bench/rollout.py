@@ -46,7 +46,7 @@ from sqlalchemy.engine import make_url
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
 
-from bench_database import add_database_url_option, fresh_database  # noqa: E402
+from bench_database import add_database_url_option, fresh_database, rollout_database  # noqa: E402
 from floor import libpq_url, replay, replay_in_two_processes  # noqa: E402
 from scratch_scripts import add_tenant_revision, make_scratch_ini  # noqa: E402
 
@@ -63,7 +63,6 @@ from toolkit.migrations.branches import TENANT, BranchIndex  # noqa: E402
 from toolkit.migrations.render import render_statements  # noqa: E402
 from toolkit.sql import quote_identifier  # noqa: E402
 
-BENCH_DATABASE = "tenantctl_bench_{tenants}"
 REVISION = "bench0001"
 UPGRADE = """
 op.add_column("orders", sa.Column("bench_note", sa.Text(), nullable=True))
@@ -131,7 +130,7 @@ def _compile_bytecode(scratch: Path) -> None:
 
 
 def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) -> Result:
-    name = BENCH_DATABASE.format(tenants=count)
+    name = rollout_database(count)
     url = _reusable(server_url, name, count) if reuse else None
     provision = 0.0
     if url is None:

@@ -1,9 +1,9 @@
 """Install the ORM listeners of soft delete and audit on every Session, once per process.
 
 Registered on the ``sqlalchemy.orm.Session`` class (SQLAlchemy's documented way to reach
-every session, whoever creates it), when ``models`` is imported: anything that runs ORM
-queries on our models has imported it, so no session goes without them, while processes
-that never touch the ORM (a rollout worker) pay nothing.
+every session, whoever creates it), when ``models.base`` is imported, as every model class's
+module does: anything that runs ORM queries on our models has loaded one, so no session goes
+without them, while processes that never touch the ORM (a rollout) pay nothing.
 
 - ``do_orm_execute``: soft-deleted rows left out (``toolkit.soft_delete``), and the
   database told a changed actor (``toolkit.audit_actor``);
