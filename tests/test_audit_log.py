@@ -318,7 +318,7 @@ def test_downgrading_core_then_tenants_removes_the_audit_and_upgrading_restores_
     audited = 2 * (len(TenantBase.metadata.tables) - 1)
     assert _audit_objects(engine, schema) == (audited, True)
 
-    downgrade_all(engine, "core@-1")
+    downgrade_all(engine, "0006core")  # the core revision below the audit function
     assert _audit_objects(engine, schema) == (0, True)
     _add_ann(engine)  # tenant writes still work, unaudited
     downgrade_all(engine, "0002tenant")  # the tenant revision below the audit log

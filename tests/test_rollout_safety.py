@@ -860,10 +860,12 @@ def test_two_workers_reach_the_same_end_state_as_one(
 # == 6. a tenant moved after planning =========================================================
 
 
+@pytest.mark.parametrize("checks_in_core", [True, False], ids=["core-function", "do-block"])
 def test_a_tenant_moved_since_planning_is_rolled_back_by_the_server_check(
-    db_url, engine, make_tenants
+    db_url, engine, make_tenants, checks_in_core
 ):
-    """The rendered path checks versions in the server, inside the tenant's one message."""
+    """The rendered path checks versions in the server, inside the tenant's one message:
+    through core.require_revisions(), or DO blocks on a core without it."""
     (schema,) = make_tenants("moved")
     (head,) = Heads.from_scripts().tenant
     add_note = (
@@ -873,7 +875,13 @@ def test_a_tenant_moved_since_planning_is_rolled_back_by_the_server_check(
 
     def attempt(from_revisions, to_revisions):
         group = GroupScript(from_revisions, to_revisions, add_note, (("x", True),), None)
-        plan = WorkerPlan(url=url, ini_path=None, limits=Limits(), groups=(group,))
+        plan = WorkerPlan(
+            url=url,
+            ini_path=None,
+            limits=Limits(),
+            groups=(group,),
+            checks_in_core=checks_in_core,
+        )
         migrator = TenantMigrator(plan)
         try:
             return migrator.migrate(TenantTask(schema, 0, None))

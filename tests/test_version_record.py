@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from toolkit import MigrationFailed, OnError, downgrade_all, drop_tenant, rename_tenant, upgrade_all
 from toolkit.migrations.config import alembic_config
 from toolkit.migrations.status import Heads, migration_status, read_versions
+from toolkit.migrations.version_checks import core_function_usable
 
 HEADS = Heads.from_scripts()
 PREVIOUS = ScriptDirectory.from_config(alembic_config()).get_revision(HEADS.tenant[0]).down_revision
@@ -67,6 +68,36 @@ def test_below_the_trigger_revision_the_record_is_removed_and_the_table_read(eng
 
     assert "acme" not in _records(engine)
     assert _status_versions(engine) == {"acme": ("0001tenant",), "globex": HEADS.tenant}
+
+
+def test_a_rollout_keeps_records_but_never_creates_one(
+    engine, make_tenants, scratch_ini, monkeypatch
+):
+    """A tenant without a record (restored from a backup, say) stays without: its table,
+    which nothing would keep the record in step with outside a rollout, stays the truth."""
+    schemas = make_tenants("acme", "globex")
+    add_tenant_revision(
+        scratch_ini,
+        "r_note",
+        'op.add_column("orders", sa.Column("note", sa.Text()))',
+        'op.drop_column("orders", "note")',
+    )
+    monkeypatch.setenv("TENANTCTL_ALEMBIC_INI", str(scratch_ini))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "DELETE FROM core.tenant_versions WHERE tenant_id ="
+                " (SELECT id FROM core.tenants WHERE subdomain = 'globex')"
+            )
+        )
+
+    upgrade_all(engine)
+
+    assert _records(engine) == {"acme": ("r_note",)}
+    assert _status_versions(engine) == {"acme": ("r_note",), "globex": ("r_note",)}
+    downgrade_all(engine, "tenant@-1")
+    assert _records(engine) == {"acme": HEADS.tenant}
+    assert _table_versions(engine, schemas) == {schema: HEADS.tenant for schema in schemas}
 
 
 def test_status_reads_the_record_and_the_table_only_where_there_is_none(engine, make_tenants):
@@ -190,3 +221,16 @@ def test_below_the_rollout_revision_the_trigger_records_every_change_again(engin
         connection.execute(text("UPDATE tenant_acme.alembic_version SET version_num = 'x1'"))
 
     assert _records(engine) == {"acme": ("x1",)}
+
+
+def test_a_rollout_on_a_core_without_the_check_function_checks_with_do_blocks(engine, make_tenants):
+    schemas = make_tenants("acme", "globex")
+    downgrade_all(engine, "0007core")  # below core.require_revisions()
+    with engine.connect() as connection:
+        assert not core_function_usable(connection)
+
+    downgrade_all(engine, "tenant@-1")
+    upgrade_all(engine, "tenant@head")
+
+    assert _table_versions(engine, schemas) == {schema: HEADS.tenant for schema in schemas}
+    assert _records(engine) == {"acme": HEADS.tenant, "globex": HEADS.tenant}

@@ -5,16 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING
 
 from toolkit.cli.render import console, print_error, table
 from toolkit.migrations.events import (
@@ -25,6 +16,9 @@ from toolkit.migrations.events import (
     SchemaOutcome,
     event_as_json,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 _SHOWN_SCHEMAS = 5
 
@@ -65,6 +59,16 @@ class RunDisplay:
         total = event.planned + (1 if event.core else 0)
         if total == 0 or not console.is_terminal:
             return  # off a terminal: errors as they come, and the summary at the end
+        # Imported only for a terminal: a run in CI or a script starts sooner without it.
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._started_at = time.monotonic()
         self._done = 0
         self._progress = Progress(

@@ -8,8 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-error_console = Console(stderr=True, style="red")
+# No emoji codes: output quotes names and messages, where ":smile:" must stay as typed.
+console = Console(emoji=False)
+error_console = Console(stderr=True, style="red", emoji=False)
 
 
 def print_json(payload: Any) -> None:

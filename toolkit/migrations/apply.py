@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +25,13 @@ from toolkit.errors import PlanOutdated, one_line
 from toolkit.logging_setup import LogConfig, run_scope
 from toolkit.migrations import version_record
 from toolkit.migrations.events import SchemaOutcome
+from toolkit.migrations.version_checks import (
+    PLAN_OUTDATED_SQLSTATE,
+    require_versions,
+    require_versions_sql,
+)
 from toolkit.naming import is_tenant_schema
-from toolkit.sql import quote_literal, set_local_search_path
+from toolkit.sql import set_local_search_path
 from toolkit.tenant_context import tenant_scope
 
 if TYPE_CHECKING:
@@ -91,7 +95,8 @@ class WorkerPlan:
     ``log_config`` the runner's logging set-up (None: it configured none), so that a
     worker's log lines look like the runner's and name the same run. ``record_versions``
     says core has ``core.tenant_versions``: each tenant's transaction then writes its
-    record itself instead of through the trigger (``version_record``).
+    record itself instead of through the trigger (``version_record``). ``checks_in_core``
+    says core has ``core.require_revisions()`` for the version checks (``version_checks``).
     """
 
     url: str
@@ -101,6 +106,7 @@ class WorkerPlan:
     run_id: int | None = None
     log_config: LogConfig | None = None
     record_versions: bool = False
+    checks_in_core: bool = False
 
 
 # A server session keeps the catalog entries of every relation it touched, and whenever other
@@ -224,7 +230,7 @@ class TenantMigrator:
             statements.append(_LOCK_VERSIONS)
             if group.sql is None:
                 start = _result_sets(driver.execute(_SEPARATOR.join(statements)))[0]
-                _require_versions(task.schema, start, group.from_revisions, "is at")
+                require_versions(task.schema, start, group.from_revisions, "is at")
                 self._run_alembic(connection, task.schema, group)
                 statements = []
             else:
@@ -233,8 +239,8 @@ class TenantMigrator:
             statements.append(_READ_VERSIONS)
             found = _result_sets(driver.execute(_SEPARATOR.join(statements)))
             if group.sql is not None:
-                _require_versions(task.schema, found[0], group.from_revisions, "is at")
-            _require_versions(task.schema, found[-1], group.to_revisions, "would end at")
+                require_versions(task.schema, found[0], group.from_revisions, "is at")
+            require_versions(task.schema, found[-1], group.to_revisions, "would end at")
 
     def _migrate_in_one_message(
         self, connection: Connection, task: TenantTask, group: GroupScript, attempts: int
@@ -251,11 +257,16 @@ class TenantMigrator:
         statements = [self._prelude(task.schema)]
         if not group.from_revisions:  # a schema at base may have no version table yet
             statements.append(CREATE_VERSION_TABLE)
-        statements.append(require_versions_sql(task.schema, group.from_revisions, "is at"))
+        in_core = self.plan.checks_in_core
+        statements.append(
+            require_versions_sql(task.schema, group.from_revisions, "is at", in_core=in_core)
+        )
         statements.append(group.sql or "")
         statements.extend(self._bookkeeping(task, group, attempts))
         statements.append(
-            require_versions_sql(task.schema, group.to_revisions, "would end at", lock=False)
+            require_versions_sql(
+                task.schema, group.to_revisions, "would end at", lock=False, in_core=in_core
+            )
         )
         driver.autocommit = True
         try:
@@ -302,7 +313,7 @@ class TenantMigrator:
         if group.record_sql is not None and task.group not in self._checksums_recorded:
             statements.append(group.record_sql)
         if self.plan.record_versions:
-            statements.append(version_record.record_sql(task.schema))
+            statements.append(version_record.rollout_record_sql(task.schema, group.to_revisions))
         if task.step_id is not None:
             statements.append(mark_done_sql(task.step_id, attempts))
         return statements
@@ -416,32 +427,6 @@ def mark_done_sql(step_id: int, attempts: int) -> str:
     )
 
 
-# Raised by require_versions_sql when a tenant's revisions are not what the plan says.
-PLAN_OUTDATED_SQLSTATE = "TC001"
-
-
-def require_versions_sql(
-    schema: str, expected: Sequence[str], verb: str, *, lock: bool = True
-) -> str:
-    """A statement that fails with PLAN_OUTDATED_SQLSTATE unless the version table (on the
-    search path) holds exactly ``expected``; with ``lock`` it locks the rows it reads.
-
-    Both sides are sorted by code point (``COLLATE "C"`` in the server, ``sorted`` here), and
-    the block has a single statement, because PL/pgSQL prepares each one anew per call.
-    """
-    literals = ", ".join(quote_literal(revision) for revision in sorted(expected))
-    message = quote_literal(_outdated(schema, verb, ["%"], expected))
-    for_update = " FOR UPDATE" if lock else ""
-    return (
-        "DO $tenantctl$ DECLARE found text[] := ARRAY(SELECT version_num::text "  # noqa: S608  (quoted literals)
-        f'FROM alembic_version ORDER BY version_num::text COLLATE "C"{for_update}); BEGIN '
-        f"IF found IS DISTINCT FROM ARRAY[{literals}]::text[] THEN "
-        f"RAISE EXCEPTION {message}, coalesce(nullif(array_to_string(found, ', '), ''), 'base') "
-        f"USING ERRCODE = '{PLAN_OUTDATED_SQLSTATE}'; "
-        "END IF; END $tenantctl$"
-    )
-
-
 def _result_sets(cursor: psycopg.Cursor[Any]) -> list[tuple[str, ...]]:
     """The version numbers read by each query of a multi-statement execute, in order."""
     found: list[tuple[str, ...]] = []
@@ -450,22 +435,6 @@ def _result_sets(cursor: psycopg.Cursor[Any]) -> list[tuple[str, ...]]:
             found.append(tuple(sorted(row[0] for row in cursor.fetchall())))
         if not cursor.nextset():
             return found
-
-
-def _require_versions(
-    schema: str, found: tuple[str, ...], expected: tuple[str, ...], verb: str
-) -> None:
-    if found != tuple(sorted(expected)):
-        raise PlanOutdated(_outdated(schema, verb, found, expected))
-
-
-def _outdated(schema: str, verb: str, found: Sequence[str], expected: Sequence[str]) -> str:
-    """Why a tenant was rolled back: it is not where the plan says it is (or would end)."""
-    return (
-        f"{schema} {verb} {', '.join(found) or 'base'}, not "
-        f"{', '.join(sorted(expected)) or 'base'} as planned (another process moved it since "
-        "the plan was made); rolled back, run again to re-plan"
-    )
 
 
 def _first_cause(exc: BaseException) -> BaseException:
