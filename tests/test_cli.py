@@ -8,6 +8,7 @@ from cli_runner import one_line_error, tenantctl
 from sqlalchemy import text
 
 from toolkit import downgrade_all
+from toolkit.cli import render
 from toolkit.cli.app import named_command
 
 
@@ -156,3 +157,11 @@ def test_a_command_imports_only_its_own_group():
     ).stdout
     for group in ("tenant", "migrate", "key", "security", "usage", "seed", "doctor", "health"):
         assert f" {group} " in listed
+
+
+def test_output_keeps_emoji_codes_as_typed():
+    """Names and messages are shown as stored: rich must not turn ":smile:" into a glyph."""
+    for console in (render.console, render.error_console):
+        with console.capture() as captured:
+            console.print(render.table("t", ["company"], [["Shop :smile:"]]))
+        assert "Shop :smile:" in captured.get()
