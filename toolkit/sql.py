@@ -6,6 +6,8 @@ them first (``toolkit.naming``). No statement here is built by formatting a raw 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
 _PREPARER = PGDialect().identifier_preparer  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
@@ -36,3 +38,8 @@ def set_local_search_path(name: str) -> str:
 def quote_literal(value: str) -> str:
     """``value`` as a PostgreSQL string literal (standard_conforming_strings, the default)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def text_array(values: Iterable[str]) -> str:
+    """``values`` as a PostgreSQL ``text[]`` literal, in the order given."""
+    return f"ARRAY[{', '.join(quote_literal(value) for value in values)}]::text[]"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, text
 
 from toolkit.errors import PlanOutdated
-from toolkit.sql import quote_literal
+from toolkit.sql import quote_literal, text_array
 
 # Raised by the server-side checks when a tenant's revisions are not what the plan says.
 PLAN_OUTDATED_SQLSTATE = "TC001"
@@ -32,11 +32,11 @@ def require_versions_sql(
     ``DO`` block reads the version table on the search path. Both sides are sorted by code
     point (``COLLATE "C"`` in the server, ``sorted`` here).
     """
-    literals = ", ".join(quote_literal(revision) for revision in sorted(expected))
+    array = text_array(sorted(expected))
     if in_core:
         message = quote_literal(outdated(schema, verb, [_FOUND], expected))
         return (
-            f"SELECT core.require_revisions({quote_literal(schema)}, ARRAY[{literals}]::text[], "
+            f"SELECT core.require_revisions({quote_literal(schema)}, {array}, "
             f"{'true' if lock else 'false'}, {message})"
         )
     message = quote_literal(outdated(schema, verb, ["%"], expected))
@@ -45,7 +45,7 @@ def require_versions_sql(
     return (
         "DO $tenantctl$ DECLARE found text[] := ARRAY(SELECT version_num::text "  # noqa: S608  (quoted literals)
         f'FROM alembic_version ORDER BY version_num::text COLLATE "C"{for_update}); BEGIN '
-        f"IF found IS DISTINCT FROM ARRAY[{literals}]::text[] THEN "
+        f"IF found IS DISTINCT FROM {array} THEN "
         f"RAISE EXCEPTION {message}, coalesce(nullif(array_to_string(found, ', '), ''), 'base') "
         f"USING ERRCODE = '{PLAN_OUTDATED_SQLSTATE}'; "
         "END IF; END $tenantctl$"
