@@ -860,9 +860,9 @@ def test_two_workers_reach_the_same_end_state_as_one(
 # == 6. a tenant moved after planning =========================================================
 
 
-@pytest.mark.parametrize("checks_in_core", [True, False], ids=["core-function", "do-block"])
+@pytest.mark.parametrize("functions_in_core", [True, False], ids=["core-function", "do-block"])
 def test_a_tenant_moved_since_planning_is_rolled_back_by_the_server_check(
-    db_url, engine, make_tenants, checks_in_core
+    db_url, engine, make_tenants, functions_in_core
 ):
     """The rendered path checks versions in the server, inside the tenant's one message:
     through core.require_revisions(), or DO blocks on a core without it."""
@@ -880,7 +880,7 @@ def test_a_tenant_moved_since_planning_is_rolled_back_by_the_server_check(
             ini_path=None,
             limits=Limits(),
             groups=(group,),
-            checks_in_core=checks_in_core,
+            functions_in_core=functions_in_core,
         )
         migrator = TenantMigrator(plan)
         try:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from toolkit import MigrationFailed, OnError, downgrade_all, drop_tenant, rename_tenant, upgrade_all
 from toolkit.migrations.config import alembic_config
 from toolkit.migrations.status import Heads, migration_status, read_versions
-from toolkit.migrations.version_checks import core_function_usable
+from toolkit.migrations.version_checks import core_functions_usable
 
 HEADS = Heads.from_scripts()
 PREVIOUS = ScriptDirectory.from_config(alembic_config()).get_revision(HEADS.tenant[0]).down_revision
@@ -223,14 +223,45 @@ def test_below_the_rollout_revision_the_trigger_records_every_change_again(engin
     assert _records(engine) == {"acme": ("x1",)}
 
 
-def test_a_rollout_on_a_core_without_the_check_function_checks_with_do_blocks(engine, make_tenants):
-    schemas = make_tenants("acme", "globex")
-    downgrade_all(engine, "0007core")  # below core.require_revisions()
+def _last_run_steps(engine) -> dict[str, tuple[str, int, bool]]:
+    """Each schema's step in the newest run: status, attempts, and whether it has a duration."""
     with engine.connect() as connection:
-        assert not core_function_usable(connection)
+        rows = connection.execute(
+            text(
+                "SELECT schema_name, status, attempts, duration_ms >= 0 FROM core.migration_steps"
+                " WHERE run_id = (SELECT max(id) FROM core.migration_runs)"
+            )
+        )
+        return {schema: (status, attempts, timed) for schema, status, attempts, timed in rows}
+
+
+def test_a_rollout_ends_each_tenant_with_one_call_of_the_core_function(engine, make_tenants):
+    schemas = make_tenants("acme", "globex")
+    with engine.connect() as connection:
+        assert core_functions_usable(connection)
 
     downgrade_all(engine, "tenant@-1")
     upgrade_all(engine, "tenant@head")
 
     assert _table_versions(engine, schemas) == {schema: HEADS.tenant for schema in schemas}
     assert _records(engine) == {"acme": HEADS.tenant, "globex": HEADS.tenant}
+    assert _last_run_steps(engine) == {schema: ("done", 1, True) for schema in schemas}
+
+
+@pytest.mark.parametrize("core_revision", ["0007core", "0008core"])
+def test_a_rollout_on_a_core_without_the_rollout_functions_sends_plain_statements(
+    engine, make_tenants, core_revision
+):
+    """Below 0008core core has neither function, below 0009core not the one that ends a
+    tenant: the checks are DO blocks, the record and the journal plain statements."""
+    schemas = make_tenants("acme", "globex")
+    downgrade_all(engine, core_revision)
+    with engine.connect() as connection:
+        assert not core_functions_usable(connection)
+
+    downgrade_all(engine, "tenant@-1")
+    upgrade_all(engine, "tenant@head")
+
+    assert _table_versions(engine, schemas) == {schema: HEADS.tenant for schema in schemas}
+    assert _records(engine) == {"acme": HEADS.tenant, "globex": HEADS.tenant}
+    assert _last_run_steps(engine) == {schema: ("done", 1, True) for schema in schemas}

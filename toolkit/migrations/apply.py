@@ -2,10 +2,10 @@
 
 Inside that transaction: ``SET LOCAL`` timeouts and search path, the version rows locked and
 checked against the plan, the group's SQL (or Alembic for revisions that need Python), the
-revision checksums (until one tenant of the group has committed them), the tenant's version
-record, the journal row, and a check that the version table now holds what the plan leads
-to. All of it commits together or not at all. A lock timeout is retried with
-backoff a bounded number of times; any other error fails the tenant at once.
+revision checksums (until one tenant of the group has committed them), then a check that
+the version table now holds what the plan leads to, the tenant's version record and its
+journal row (``finish_step``). All of it commits together or not at all. A lock timeout
+is retried with backoff a bounded number of times; any other error fails the tenant at once.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from toolkit.errors import PlanOutdated, one_line
 from toolkit.logging_setup import LogConfig, run_scope
 from toolkit.migrations import version_record
 from toolkit.migrations.events import SchemaOutcome
+from toolkit.migrations.finish_step import bookkeeping_sql, finish_sql
 from toolkit.migrations.version_checks import (
     PLAN_OUTDATED_SQLSTATE,
     require_versions,
@@ -95,8 +96,9 @@ class WorkerPlan:
     ``log_config`` the runner's logging set-up (None: it configured none), so that a
     worker's log lines look like the runner's and name the same run. ``record_versions``
     says core has ``core.tenant_versions``: each tenant's transaction then writes its
-    record itself instead of through the trigger (``version_record``). ``checks_in_core``
-    says core has ``core.require_revisions()`` for the version checks (``version_checks``).
+    record itself instead of through the trigger (``version_record``). ``functions_in_core``
+    says core has the rollout's functions for the version checks and the end of each
+    tenant's transaction (``version_checks``, ``finish_step``).
     """
 
     url: str
@@ -106,7 +108,7 @@ class WorkerPlan:
     run_id: int | None = None
     log_config: LogConfig | None = None
     record_versions: bool = False
-    checks_in_core: bool = False
+    functions_in_core: bool = False
 
 
 # A server session keeps the catalog entries of every relation it touched, and whenever other
@@ -235,7 +237,16 @@ class TenantMigrator:
                 statements = []
             else:
                 statements.append(group.sql)
-            statements.extend(self._bookkeeping(task, group, attempts))
+            statements.extend(self._checksums(task, group))
+            statements.extend(
+                bookkeeping_sql(
+                    task.schema,
+                    group.to_revisions,
+                    task.step_id,
+                    attempts,
+                    record_version=self.plan.record_versions,
+                )
+            )
             statements.append(_READ_VERSIONS)
             found = _result_sets(driver.execute(_SEPARATOR.join(statements)))
             if group.sql is not None:
@@ -257,15 +268,20 @@ class TenantMigrator:
         statements = [self._prelude(task.schema)]
         if not group.from_revisions:  # a schema at base may have no version table yet
             statements.append(CREATE_VERSION_TABLE)
-        in_core = self.plan.checks_in_core
+        in_core = self.plan.functions_in_core
         statements.append(
             require_versions_sql(task.schema, group.from_revisions, "is at", in_core=in_core)
         )
         statements.append(group.sql or "")
-        statements.extend(self._bookkeeping(task, group, attempts))
-        statements.append(
-            require_versions_sql(
-                task.schema, group.to_revisions, "would end at", lock=False, in_core=in_core
+        statements.extend(self._checksums(task, group))
+        statements.extend(
+            finish_sql(
+                task.schema,
+                group.to_revisions,
+                task.step_id,
+                attempts,
+                in_core=in_core,
+                record_version=self.plan.record_versions,
             )
         )
         driver.autocommit = True
@@ -306,17 +322,12 @@ class TenantMigrator:
             f"{set_local_search_path(schema)}{skip_trigger}"
         )
 
-    def _bookkeeping(self, task: TenantTask, group: GroupScript, attempts: int) -> list[str]:
-        """What the tenant's transaction writes to core besides its DDL: the revisions'
-        checksums, the tenant's version record, and its journal step marked done."""
-        statements = []
+    def _checksums(self, task: TenantTask, group: GroupScript) -> list[str]:
+        """The group's revision checksums, until a tenant of this migrator has committed
+        them: the record is the same for every tenant of a group, so once is enough."""
         if group.record_sql is not None and task.group not in self._checksums_recorded:
-            statements.append(group.record_sql)
-        if self.plan.record_versions:
-            statements.append(version_record.rollout_record_sql(task.schema, group.to_revisions))
-        if task.step_id is not None:
-            statements.append(mark_done_sql(task.step_id, attempts))
-        return statements
+            return [group.record_sql]
+        return []
 
     def _run_alembic(self, connection: Connection, schema: str, group: GroupScript) -> None:
         # Imported here: a worker process imports Alembic and the models only when one of
@@ -412,19 +423,6 @@ MARK_FAILED = (
     "UPDATE core.migration_steps SET status = 'failed', error = %s, attempts = %s, "
     "duration_ms = %s, finished_at = clock_timestamp() WHERE id = %s"
 )
-
-
-def mark_done_sql(step_id: int, attempts: int) -> str:
-    """SQL that marks a step done, run as the last write of the tenant's own transaction.
-
-    Plain SQL with integer literals, so that it joins the tenant's batch of statements.
-    The duration is the transaction's, measured by the server.
-    """
-    return (
-        f"UPDATE core.migration_steps SET status = 'done', attempts = {int(attempts)}, "  # noqa: S608
-        "duration_ms = (extract(epoch FROM clock_timestamp() - now()) * 1000)::int, "
-        f"error = NULL, finished_at = clock_timestamp() WHERE id = {int(step_id)}"
-    )
 
 
 def _result_sets(cursor: psycopg.Cursor[Any]) -> list[tuple[str, ...]]:

@@ -47,7 +47,7 @@ from toolkit.migrations.plan import TenantPlan, end_revisions, plan_tenants, wit
 from toolkit.migrations.rollout import Rollout
 from toolkit.migrations.status import VERSION_TABLE, read_versions
 from toolkit.migrations.targeting import schemas_of, select_tenants
-from toolkit.migrations.version_checks import core_function_usable
+from toolkit.migrations.version_checks import core_functions_usable
 from toolkit.migrations.workers import WorkerPool
 from toolkit.naming import normalize_tenant_ref, schema_for
 from toolkit.sql import create_schema, set_local_search_path
@@ -268,7 +268,7 @@ class _Run:
             run_id=rollout.run_id,
             log_config=active_log_config(),
             record_versions=_records_ready(connection, owned=owned),
-            checks_in_core=_core_has(core_function_usable, connection, owned=owned),
+            functions_in_core=_core_has(core_functions_usable, connection, owned=owned),
         )
         borrowed = None if owned else connection
         migrator = TenantMigrator(worker_plan, connection=borrowed, script=self.script)

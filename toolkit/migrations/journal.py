@@ -1,8 +1,7 @@
 """Writes and reads of the migration journal (``core.migration_runs`` and ``_steps``).
 
-A tenant's step row is marked done inside the tenant's own transaction
-(``apply.mark_done_sql``), so
-a run killed at any point leaves a journal that never claims more than the schemas hold.
+A tenant's step row is marked done inside the tenant's own transaction (``finish_step``),
+so a run killed at any point leaves a journal that never claims more than the schemas hold.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ expect: another process may have moved it since the plan was made.
 On the rendered path both checks run in the server, as statements of the tenant's one
 message that raise PLAN_OUTDATED_SQLSTATE: through ``core.require_revisions()`` (core
 revision ``0008core``), which PostgreSQL compiles once per session, or, on a core without
-it, through an anonymous ``DO`` block, which it compiles on every call. The Alembic path
-reads the version rows and checks them here (``require_versions``).
+the rollout's functions, through an anonymous ``DO`` block, which it compiles on every
+call. The check at the end then runs inside ``core.finish_tenant_step()`` (see
+``finish_step``). The Alembic path reads the version rows and checks them here
+(``require_versions``).
 """
 
 from __future__ import annotations
@@ -28,16 +30,15 @@ def require_versions_sql(
     """A statement that fails with PLAN_OUTDATED_SQLSTATE unless ``schema``'s version table
     holds exactly ``expected``; with ``lock`` it locks the rows it reads.
 
-    ``in_core`` calls ``core.require_revisions()`` (see ``core_function_usable``); otherwise a
-    ``DO`` block reads the version table on the search path. Both sides are sorted by code
+    ``in_core`` calls ``core.require_revisions()`` (see ``core_functions_usable``); otherwise
+    a ``DO`` block reads the version table on the search path. Both sides are sorted by code
     point (``COLLATE "C"`` in the server, ``sorted`` here).
     """
     array = text_array(sorted(expected))
     if in_core:
-        message = quote_literal(outdated(schema, verb, [_FOUND], expected))
         return (
             f"SELECT core.require_revisions({quote_literal(schema)}, {array}, "
-            f"{'true' if lock else 'false'}, {message})"
+            f"{'true' if lock else 'false'}, {server_message(schema, verb, expected)})"
         )
     message = quote_literal(outdated(schema, verb, ["%"], expected))
     for_update = " FOR UPDATE" if lock else ""
@@ -52,16 +53,28 @@ def require_versions_sql(
     )
 
 
-def core_function_usable(connection: Connection) -> bool:
-    """True if core has ``core.require_revisions()`` and the connected role may call it."""
-    return bool(
-        connection.execute(
-            text(
-                "SELECT coalesce(has_function_privilege(to_regprocedure("
-                "'core.require_revisions(text, text[], boolean, text)'), 'EXECUTE'), false)"
-            )
-        ).scalar()
+def server_message(schema: str, verb: str, expected: Sequence[str]) -> str:
+    """The quoted error message for the core functions' check: they put the revisions they
+    found in place of its placeholder."""
+    return quote_literal(outdated(schema, verb, [_FOUND], expected))
+
+
+# The rollout's functions in core: core.require_revisions() (0008core) and
+# core.finish_tenant_step() (0009core).
+_CORE_FUNCTIONS = (
+    "core.require_revisions(text, text[], boolean, text)",
+    "core.finish_tenant_step(text, text[], bigint, integer, text)",
+)
+
+
+def core_functions_usable(connection: Connection) -> bool:
+    """True if core has the rollout's functions and the connected role may call them."""
+    usable = " AND ".join(
+        f"coalesce(has_function_privilege(to_regprocedure({quote_literal(signature)}), "
+        "'EXECUTE'), false)"
+        for signature in _CORE_FUNCTIONS
     )
+    return bool(connection.execute(text(f"SELECT {usable}")).scalar())
 
 
 def require_versions(
