@@ -223,9 +223,8 @@ class TenantMigrator:
         if group.sql is not None and not self._borrowed:
             self._migrate_in_one_message(connection, task, group, attempts)
             return
+        driver = _driver(connection, autocommit=False)
         with transaction(connection):
-            driver = connection.connection.driver_connection
-            assert isinstance(driver, psycopg.Connection)
             statements = [self._prelude(task.schema)]
             if not group.from_revisions:  # a schema at base may have no version table yet
                 statements.append(CREATE_VERSION_TABLE)
@@ -261,10 +260,10 @@ class TenantMigrator:
         Without an explicit BEGIN, PostgreSQL runs the statements of one message as one
         implicit transaction: it commits after the last one, or rolls back at the first
         error. So the version checks run in the server, as statements that raise, and the
-        tenant costs one round trip instead of three (BEGIN, batch, COMMIT).
+        tenant costs one round trip instead of three (BEGIN, batch, COMMIT). The connection
+        stays in autocommit mode from one tenant to the next.
         """
-        driver = connection.connection.driver_connection
-        assert isinstance(driver, psycopg.Connection)
+        driver = _driver(connection, autocommit=True)
         statements = [self._prelude(task.schema)]
         if not group.from_revisions:  # a schema at base may have no version table yet
             statements.append(CREATE_VERSION_TABLE)
@@ -284,16 +283,13 @@ class TenantMigrator:
                 record_version=self.plan.record_versions,
             )
         )
-        driver.autocommit = True
         try:
-            driver.execute(_SEPARATOR.join(statements))
+            # Never prepared: the text differs from tenant to tenant.
+            driver.execute(_SEPARATOR.join(statements), prepare=False)
         except psycopg.Error as exc:
             if exc.sqlstate == PLAN_OUTDATED_SQLSTATE:
                 raise PlanOutdated(exc.diag.message_primary or str(exc)) from None
             raise
-        finally:
-            if not driver.broken:  # a dead connection is reopened for the next tenant
-                driver.autocommit = False
 
     def _refresh_record(self, schema: str) -> None:
         """Rewrite ``schema``'s row in ``core.tenant_versions`` from its version table.
@@ -306,9 +302,8 @@ class TenantMigrator:
             return
         try:
             connection = self._live_connection()
+            driver = _driver(connection, autocommit=False)
             with transaction(connection):
-                driver = connection.connection.driver_connection
-                assert isinstance(driver, psycopg.Connection)
                 driver.execute(f"{self._prelude(schema)}; {version_record.record_sql(schema)}")
         except Exception as exc:  # the failure being reported matters more than this repair
             log.warning("could not refresh the version record of %s: %s", schema, one_line(exc))
@@ -367,9 +362,8 @@ class TenantMigrator:
             return
         try:
             connection = self._live_connection()
+            driver = _driver(connection, autocommit=False)
             with transaction(connection):
-                driver = connection.connection.driver_connection
-                assert isinstance(driver, psycopg.Connection)
                 driver.execute(MARK_FAILED, (error, attempts, _elapsed_ms(started), task.step_id))
         # The step stays "pending" in the journal, which resume treats as not done: the
         # tenant itself was rolled back either way.
@@ -441,6 +435,17 @@ def _first_cause(exc: BaseException) -> BaseException:
     while exc.__context__ is not None and not exc.__suppress_context__:
         exc = exc.__context__
     return exc
+
+
+def _driver(connection: Connection, *, autocommit: bool) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``connection``, switched to ``autocommit`` if it is not
+    in that mode already (the switch itself costs a lock and a check): before SQLAlchemy
+    begins a transaction on it, off; for one implicit transaction per message, on."""
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    if driver.autocommit != autocommit:
+        driver.autocommit = autocommit
+    return driver
 
 
 def _is_dead(connection: Connection) -> bool:
