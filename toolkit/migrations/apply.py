@@ -223,7 +223,7 @@ class TenantMigrator:
         if group.sql is not None and not self._borrowed:
             self._migrate_in_one_message(connection, task, group, attempts)
             return
-        driver = _driver(connection, autocommit=False)
+        driver = self._transactional(connection)
         with transaction(connection):
             statements = [self._prelude(task.schema)]
             if not group.from_revisions:  # a schema at base may have no version table yet
@@ -302,11 +302,17 @@ class TenantMigrator:
             return
         try:
             connection = self._live_connection()
-            driver = _driver(connection, autocommit=False)
+            driver = self._transactional(connection)
             with transaction(connection):
                 driver.execute(f"{self._prelude(schema)}; {version_record.record_sql(schema)}")
         except Exception as exc:  # the failure being reported matters more than this repair
             log.warning("could not refresh the version record of %s: %s", schema, one_line(exc))
+
+    def _transactional(self, connection: Connection) -> psycopg.Connection[Any]:
+        """The psycopg connection under ``connection``, ready for a SQLAlchemy transaction:
+        this migrator's own connection leaves the autocommit mode that the one-message path
+        keeps it in; a caller's connection stays as the caller set it up."""
+        return _driver(connection, autocommit=None if self._borrowed else False)
 
     def _prelude(self, schema: str) -> str:
         limits = self.plan.limits
@@ -362,7 +368,7 @@ class TenantMigrator:
             return
         try:
             connection = self._live_connection()
-            driver = _driver(connection, autocommit=False)
+            driver = self._transactional(connection)
             with transaction(connection):
                 driver.execute(MARK_FAILED, (error, attempts, _elapsed_ms(started), task.step_id))
         # The step stays "pending" in the journal, which resume treats as not done: the
@@ -437,13 +443,14 @@ def _first_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def _driver(connection: Connection, *, autocommit: bool) -> psycopg.Connection[Any]:
-    """The psycopg connection under ``connection``, switched to ``autocommit`` if it is not
-    in that mode already (the switch itself costs a lock and a check): before SQLAlchemy
-    begins a transaction on it, off; for one implicit transaction per message, on."""
+def _driver(connection: Connection, *, autocommit: bool | None) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``connection``, switched to ``autocommit`` (None: left
+    as it is) if it is not in that mode already, since the switch itself costs a lock and a
+    check: off before SQLAlchemy begins a transaction on it, on for one implicit transaction
+    per message."""
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
-    if driver.autocommit != autocommit:
+    if autocommit is not None and driver.autocommit != autocommit:
         driver.autocommit = autocommit
     return driver
 
