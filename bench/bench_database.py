@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import psycopg
+import psycopg.errors
 from sqlalchemy.engine import make_url
 
+from toolkit import mask_url
 from toolkit.sql import quote_identifier
 
 
@@ -28,11 +31,32 @@ def rollout_database(tenants: int) -> str:
     return f"tenantctl_bench_{tenants}"
 
 
+def settle(url: str) -> None:
+    """Write out what the server holds dirty now (``CHECKPOINT``), untimed, before a timed
+    measurement.
+
+    A checkpoint syncs every file written since the last one; with thousands of tenant
+    schemas that is tens of thousands of files and seconds of disk time, which would land
+    in whichever measurement happens to be running. A fresh checkpoint also restarts the
+    server's ``checkpoint_timeout`` clock, so no timed checkpoint starts within a
+    measurement shorter than that (5 minutes by default). Needs a superuser or a member of
+    ``pg_checkpoint``; without that, measurements go on unsettled.
+    """
+    try:
+        with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+            connection.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        print(f"not settled before measuring: {mask_url(url)} may not CHECKPOINT", file=sys.stderr)
+
+
+def libpq_url(url: str) -> str:
+    """``url`` (a SQLAlchemy URL) as psycopg takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def fresh_database(server_url: str, name: str) -> str:
     """Drop and create database ``name`` on ``server_url``'s server; returns its URL."""
-    parsed = make_url(server_url)
-    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
         connection.execute(f"CREATE DATABASE {quote_identifier(name)}")
-    return parsed.set(database=name).render_as_string(hide_password=False)
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)

@@ -10,14 +10,9 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 
 import psycopg
-from sqlalchemy.engine import make_url
+from bench_database import libpq_url
 
 from toolkit.sql import quote_identifier
-
-
-def libpq_url(url: str) -> str:
-    """``url`` (a SQLAlchemy URL) as psycopg takes it."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def replay(url: str, schemas: Sequence[str], statements: Sequence[str]) -> float:

@@ -5,7 +5,8 @@ gains the floor itself. This replays two tenant revisions on the tenants of the 
 benchmark's database ``tenantctl_bench_<N>`` (run ``make bench`` first), over one process
 and over two, ``--repeat`` times, and prints the medians with the share of both cores that
 was busy (from ``/proc/stat``): a new column alone, and a new column with an index on it
-(the rollout benchmark's revision). Each replay is undone, untimed, before the next.
+(the rollout benchmark's revision). Each replay is undone, untimed, before the next, and
+starts on a settled server (a checkpoint, untimed).
 
     .venv/bin/python bench/floor_parallelism.py --tenants 1000 [--repeat 3]
 """
@@ -16,7 +17,7 @@ import argparse
 import statistics
 from collections.abc import Callable, Sequence
 
-from bench_database import add_database_url_option, rollout_database
+from bench_database import add_database_url_option, rollout_database, settle
 from floor import replay, replay_in_two_processes
 from sqlalchemy.engine import make_url
 
@@ -92,6 +93,7 @@ def _measured(
     statements: Sequence[str],
 ) -> tuple[float, float]:
     """The replay's own timing, and the percentage of all cores busy meanwhile."""
+    settle(url)
     before = _cpu_times()
     seconds = replay_with(url, schemas, statements)
     after = _cpu_times()

@@ -12,9 +12,10 @@ the one a previous run left, when it still holds exactly N tenants at tenant hea
 (d) no-op: ``alembic upgrade heads`` and ``tenantctl migrate status`` with all at head.
 
 Between measurements the revision is undone (not timed), so the database ends where it
-started. (a), (b) and (c) run interleaved ``--repeat`` times (default 3) and the medians are
-reported. Prints a table, then JSON with ratios against (a) and the peak RSS of the largest
-process of (b)/(c).
+started, and before each one the server is settled (``CHECKPOINT``, not timed), so that no
+checkpoint's disk work lands in it. (a), (b) and (c) run interleaved ``--repeat`` times
+(default 3) and the medians are reported. Prints a table, then JSON with ratios against
+(a) and the peak RSS of the largest process of (b)/(c).
 
 The project's modules and revision files are compiled to bytecode first, as pip does when it
 installs a package, so that no measured process compiles them (on a machine with
@@ -47,8 +48,14 @@ from sqlalchemy.engine import make_url
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
 
-from bench_database import add_database_url_option, fresh_database, rollout_database  # noqa: E402
-from floor import libpq_url, replay, replay_in_two_processes  # noqa: E402
+from bench_database import (  # noqa: E402
+    add_database_url_option,
+    fresh_database,
+    libpq_url,
+    rollout_database,
+    settle,
+)
+from floor import replay, replay_in_two_processes  # noqa: E402
 from scratch_scripts import add_tenant_revision, make_scratch_ini  # noqa: E402
 
 from toolkit import (  # noqa: E402
@@ -160,18 +167,25 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         schemas = [f"tenant_t{i:05d}" for i in range(count)]
         env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
         floors, parallel_floors, ones, twos, noops, statuses, rss = [], [], [], [], [], [], []
-        for _ in range(repeat):  # interleaved, so that drift in the server hits all of them
+        # Rounds interleave the measurements, so that drift in the server hits all of them;
+        # each measurement starts on a settled server (settle: a checkpoint, untimed).
+        for _ in range(repeat):
+            settle(url)
             floors.append(replay(url, schemas, up_sql))
             replay(url, schemas, down_sql)
+            settle(url)
             parallel_floors.append(replay_in_two_processes(url, schemas, up_sql))
             replay(url, schemas, down_sql)
+            settle(url)
             seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "1"], env)
             ones.append(seconds)
             rss.append(peak)
             _undo(env)
+            settle(url)
             seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "2"], env)
             twos.append(seconds)
             rss.append(peak)
+            settle(url)
             noop, noop_rss = _timed(["alembic", "-c", str(ini), "upgrade", "heads"], env)
             noops.append(noop)
             statuses.append(_timed(["tenantctl", "migrate", "status"], env)[0])
