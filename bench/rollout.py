@@ -14,8 +14,10 @@ the one a previous run left, when it still holds exactly N tenants at tenant hea
 Between measurements the revision is undone (not timed), so the database ends where it
 started, and before each one the server is settled (``CHECKPOINT``, not timed), so that no
 checkpoint's disk work lands in it. (a), (b) and (c) run interleaved ``--repeat`` times
-(default 3) and the medians are reported. Prints a table, then JSON with ratios against
-(a) and the peak RSS of the largest process of (b)/(c).
+(default 3) and the medians are reported. Prints a table; then the tenant phase of (b) and
+(c) alone, read from the journal (from the run's entry, made once the process has started
+up and planned, to its last tenant's commit), which tells start-up from per-tenant cost;
+then JSON with ratios against (a) and the peak RSS of the largest process of (b)/(c).
 
 The project's modules and revision files are compiled to bytecode first, as pip does when it
 installs a package, so that no measured process compiles them (on a machine with
@@ -81,6 +83,11 @@ op.drop_index("ix_orders_bench_note", table_name="orders")
 op.drop_column("orders", "bench_note")
 """
 PLANS = ("free", "pro", "business")
+_TENANT_PHASE = (
+    "SELECT extract(epoch FROM max(s.finished_at) - r.started_at)"
+    " FROM core.migration_runs r JOIN core.migration_steps s ON s.run_id = r.id"
+    " WHERE r.id = (SELECT max(id) FROM core.migration_runs) GROUP BY r.started_at"
+)
 # Every round adds the bench column four times and drops it again, and PostgreSQL keeps a
 # dropped column in the table for good: DDL on the table slows as they pile up. A reused
 # database past this many (a few runs' worth) is provisioned afresh instead.
@@ -101,6 +108,8 @@ class Result:
     floor_two_processes_seconds: float
     one_worker_seconds: float
     two_workers_seconds: float
+    one_worker_tenants_seconds: float  # the tenant phase alone (see _tenant_phase)
+    two_workers_tenants_seconds: float
     noop_alembic_seconds: float
     status_seconds: float
     peak_rss_mb: float
@@ -115,6 +124,10 @@ class Result:
             "one_worker_vs_floor": self.one_worker_seconds / self.floor_seconds,
             "two_workers_vs_floor": self.two_workers_seconds / self.floor_seconds,
             "two_workers_speedup": self.one_worker_seconds / self.two_workers_seconds,
+            "one_worker_tenants_vs_floor": self.one_worker_tenants_seconds / self.floor_seconds,
+            "two_workers_tenants_speedup": (
+                self.one_worker_tenants_seconds / self.two_workers_tenants_seconds
+            ),
             "floor_two_processes_speedup": self.floor_seconds / self.floor_two_processes_seconds,
         }
 
@@ -167,6 +180,7 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         schemas = [f"tenant_t{i:05d}" for i in range(count)]
         env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
         floors, parallel_floors, ones, twos, noops, statuses, rss = [], [], [], [], [], [], []
+        one_phases, two_phases = [], []
         # Rounds interleave the measurements, so that drift in the server hits all of them;
         # each measurement starts on a settled server (settle: a checkpoint, untimed).
         for _ in range(repeat):
@@ -179,11 +193,13 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
             settle(url)
             seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "1"], env)
             ones.append(seconds)
+            one_phases.append(_tenant_phase(url))
             rss.append(peak)
             _undo(env)
             settle(url)
             seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "2"], env)
             twos.append(seconds)
+            two_phases.append(_tenant_phase(url))
             rss.append(peak)
             settle(url)
             noop, noop_rss = _timed(["alembic", "-c", str(ini), "upgrade", "heads"], env)
@@ -199,6 +215,8 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         floor_two_processes_seconds=statistics.median(parallel_floors),
         one_worker_seconds=statistics.median(ones),
         two_workers_seconds=statistics.median(twos),
+        one_worker_tenants_seconds=statistics.median(one_phases),
+        two_workers_tenants_seconds=statistics.median(two_phases),
         noop_alembic_seconds=statistics.median(noops),
         status_seconds=statistics.median(statuses),
         peak_rss_mb=max(rss),
@@ -209,6 +227,8 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
             "floor_two_processes": parallel_floors,
             "one_worker": ones,
             "two_workers": twos,
+            "one_worker_tenants": one_phases,
+            "two_workers_tenants": two_phases,
             "noop_alembic": noops,
             "status": statuses,
         },
@@ -286,6 +306,17 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
+def _tenant_phase(url: str) -> float:
+    """The tenant phase of the newest run: seconds from its journal entry (made once its
+    process has started up and planned) to the commit of its last tenant, both server
+    clock readings. What a run took beyond that is its start-up and its end."""
+    with psycopg.connect(libpq_url(url)) as connection:
+        row = connection.execute(_TENANT_PHASE).fetchone()
+    if row is None:
+        raise SystemExit("the rollout journaled no tenant")
+    return float(row[0])
+
+
 def _undo(env: dict[str, str]) -> None:
     _timed(["tenantctl", "migrate", "down", "tenant@-1", "--workers", "2"], env)
 
@@ -306,6 +337,19 @@ def _print(results: list[Result]) -> None:
             f"{ratios['two_workers_vs_floor']:>6.2f} {ratios['two_workers_speedup']:>7.2f} "
             f"{r.noop_alembic_seconds:>7.2f} {r.status_seconds:>8.2f} "
             f"{r.peak_rss_mb:>7.0f}"
+        )
+    print("\ntenant phase of (b) and (c), from the run's journal entry to its last tenant:")
+    print(
+        f"{'tenants':>8} {'1 worker':>9} {'vs floor':>8} {'2 workers':>9} {'speedup':>7} "
+        f"{'floor 2p speedup':>16}"
+    )
+    for r in results:
+        ratios = r.ratios
+        print(
+            f"{r.tenants:>8} {r.one_worker_tenants_seconds:>9.2f} "
+            f"{ratios['one_worker_tenants_vs_floor']:>8.2f} "
+            f"{r.two_workers_tenants_seconds:>9.2f} {ratios['two_workers_tenants_speedup']:>7.2f} "
+            f"{ratios['floor_two_processes_speedup']:>16.2f}"
         )
     payload = [{**asdict(r), **r.ratios} for r in results]
     if len(results) > 1:
