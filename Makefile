@@ -10,6 +10,7 @@ DB_URL     = $$($(PY) scripts/devdb.py)
 BENCH_TENANTS ?= 1000
 BENCH_CREATES ?= 200
 BENCH_ARGS ?=
+BENCH_FLOOR_ARGS ?=
 
 export SUB MSG
 
@@ -58,9 +59,9 @@ bench: install
 	url="$(DB_URL)" && $(PY) bench/rollout.py --database-url "$$url" --tenants $(BENCH_TENANTS) $(BENCH_ARGS)
 
 # How much a second process gains the floor, per kind of DDL (bench/floor_parallelism.py);
-# it uses the tenants `make bench` left: make bench-floor BENCH_TENANTS=1000
+# it uses the tenants `make bench` left: make bench-floor BENCH_TENANTS=1000 [BENCH_FLOOR_ARGS="--repeat 5"]
 bench-floor: install
-	url="$(DB_URL)" && $(PY) bench/floor_parallelism.py --database-url "$$url" --tenants $(BENCH_TENANTS)
+	url="$(DB_URL)" && $(PY) bench/floor_parallelism.py --database-url "$$url" --tenants $(BENCH_TENANTS) $(BENCH_FLOOR_ARGS)
 
 # Provisioning benchmark (bench/provision.py): make bench-provision BENCH_CREATES=200
 bench-provision: install
