@@ -54,9 +54,14 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database ``name`` on ``server_url``'s server."""
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
 def fresh_database(server_url: str, name: str) -> str:
     """Drop and create database ``name`` on ``server_url``'s server; returns its URL."""
     with psycopg.connect(libpq_url(server_url), autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
         connection.execute(f"CREATE DATABASE {quote_identifier(name)}")
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    return database_url(server_url, name)

@@ -17,9 +17,8 @@ import argparse
 import statistics
 from collections.abc import Callable, Sequence
 
-from bench_database import add_database_url_option, rollout_database, settle
+from bench_database import add_database_url_option, database_url, rollout_database, settle
 from floor import replay, replay_in_two_processes
-from sqlalchemy.engine import make_url
 
 from toolkit import DatabaseUnreachable, SchemaNotReady, make_engine, migration_status
 from toolkit.db import connect
@@ -48,8 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; times are the medians")
     add_database_url_option(parser)
     args = parser.parse_args(argv)
-    url = make_url(args.database_url).set(database=rollout_database(args.tenants))
-    database = url.render_as_string(hide_password=False)
+    database = database_url(args.database_url, rollout_database(args.tenants))
     schemas = _bench_schemas(database)
     print(
         f"{'revision':<20} {'1 process':>10} {'busy':>5} {'2 processes':>12} {'busy':>5} "

@@ -45,13 +45,13 @@ import psycopg
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
 
 from bench_database import (  # noqa: E402
     add_database_url_option,
+    database_url,
     fresh_database,
     libpq_url,
     rollout_database,
@@ -238,7 +238,7 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
 def _reusable(server_url: str, name: str, count: int) -> str | None:
     """The URL of database ``name`` if it exists with ``count`` tenants, all at head, whose
     tables have not yet piled up the dropped columns of many earlier rounds."""
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    url = database_url(server_url, name)
     engine = make_engine(url)
     try:
         with connect(engine) as connection:
