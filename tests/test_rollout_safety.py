@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -23,7 +24,12 @@ from sqlalchemy.engine import URL
 
 from toolkit.exit_codes import EXIT_ABORTED, EXIT_LOCKED, EXIT_OK, EXIT_TENANTS_FAILED
 from toolkit.migrations.apply import GroupScript, Limits, TenantMigrator, TenantTask, WorkerPlan
-from toolkit.migrations.lock import APPLICATION_NAME, ROLLOUT_LOCK_KEY, lock_holder_pid
+from toolkit.migrations.lock import (
+    APPLICATION_NAME,
+    ROLLOUT_LOCK_KEY,
+    WORK_APPLICATION_NAME,
+    lock_holder_pid,
+)
 from toolkit.migrations.status import Heads, read_versions
 
 TENANTCTL = [sys.executable, "-m", "toolkit.cli"]
@@ -246,6 +252,21 @@ def _rollout_lock_held(url: URL) -> Iterator[int]:
         row = holder.execute("SELECT pg_backend_pid()").fetchone()
         assert row is not None
         yield row[0]
+
+
+@contextlib.contextmanager
+def _busy(engine: Engine, session: psycopg.Connection[Any], application_name: str) -> Iterator[int]:
+    """``session``, named ``application_name``, inside a 3 s ``pg_sleep`` for the block;
+    yields its backend pid."""
+    session.execute("SELECT set_config('application_name', %s, false)", (application_name,))
+    pid = session.info.backend_pid
+    sleeper = threading.Thread(target=session.execute, args=("SELECT pg_sleep(3)",))
+    sleeper.start()
+    try:
+        _wait_for(lambda: pid in _sleeping_backends(engine), "the session to be busy")
+        yield pid
+    finally:
+        sleeper.join()
 
 
 @contextlib.contextmanager
@@ -711,6 +732,54 @@ def test_sigkill_mid_rollout_leaves_each_tenant_whole_and_a_rerun_finishes(
     assert [outcome for _, outcome in runs()] == ["interrupted", "succeeded"]
     rerun_id = runs()[-1][0]
     assert len(_steps(engine, rerun_id)) == len(schemas) - done  # only what the kill left
+
+
+@pytest.mark.parametrize("render_as_sql", [True, False], ids=["one-message", "through-alembic"])
+def test_a_rerun_right_after_sigkill_waits_for_the_killed_runs_backend_then_finishes(
+    db_url, engine, make_tenants, scratch_ini, runs, start_tenantctl, render_as_sql
+):
+    schemas = make_tenants("a", "b", "c")
+    # 1.5 s in the server: the killed run's tenant is still running when the re-run plans.
+    _add_column_revision(scratch_ini, "r_long", "long", sleep=1.5, render_as_sql=render_as_sql)
+
+    run = start_tenantctl("migrate", "up")
+    _wait_for(lambda: _sleeping_backends(engine), "a tenant in flight", run)
+    run.send_signal(signal.SIGKILL)
+    assert _finish(run).returncode == -signal.SIGKILL
+    rerun = _tenantctl(db_url, scratch_ini, "migrate", "up")  # at once: no waiting here
+
+    assert rerun.returncode == EXIT_OK, rerun.stderr
+    at_head = (("r_long",), frozenset({"long"}))
+    assert set(_state(engine, schemas, ["long"]).values()) == {at_head}
+    (killed_run, _), (rerun_id, outcome) = runs()
+    assert outcome == "succeeded"
+    # The killed run's tenant ended as the server finished it, and the re-run planned after:
+    # one message commits as a whole (done, so not planned again); Alembic's transaction
+    # ends with its client (rolled back, so planned again). Never both, never a failure.
+    done_by_killed = {step.schema for step in _steps(engine, killed_run) if step.status == "done"}
+    assert done_by_killed == ({"tenant_a"} if render_as_sql else set())
+    rerun_steps = _steps(engine, rerun_id)
+    assert _statuses(rerun_steps) == {s: "done" for s in schemas if s not in done_by_killed}
+
+
+def test_a_killed_runs_backend_busy_past_lock_wait_stops_the_next_run_with_exit_6(
+    db_url, engine, make_tenants, scratch_ini, runs
+):
+    schemas = make_tenants("a", "b")
+    _add_column_revision(scratch_ini, "r_note", "note")
+    before = (_state(engine, schemas, ["note"]), runs())
+
+    # What a killed run leaves behind: a backend of its work, still busy in the server.
+    with _session(db_url) as leftover, _busy(engine, leftover, WORK_APPLICATION_NAME) as pid:
+        cli = _tenantctl(db_url, scratch_ini, "migrate", "up", "--lock-wait", "0.5")
+
+    assert cli.returncode == EXIT_LOCKED, cli.stderr
+    line = _one_error_line(cli.stderr)
+    assert line.startswith("error: an earlier migration run is still busy in the server")
+    assert f"backend pid {pid}" in line
+    assert "--lock-wait" in line
+    assert (_state(engine, schemas, ["note"]), runs()) == before
+    assert _lock_holder(engine) is None
 
 
 def test_ctrl_c_mid_rollout_ends_the_run_as_interrupted_and_leaves_each_tenant_whole(

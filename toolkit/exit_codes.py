@@ -2,8 +2,9 @@
 
 0 done; 1 error; 2 invalid input or usage; 3 a check found a problem (``migrate status``: something
 is behind head; ``migrate verify``: a revision file changed; ``usage anomalies``: a tenant was
-flagged); 4 some tenants failed, the others were migrated; 5 the run was aborted (fail-fast or a
-failed canary) with tenants not started; 6 another run holds the migration lock.
+flagged); 4 some tenants failed, the others were migrated; 5 the run was aborted (fail-fast, a
+failed canary or a failed core) with tenants not started; 6 another run holds the migration
+lock, or an earlier run's session is still busy in the server.
 """
 
 from __future__ import annotations

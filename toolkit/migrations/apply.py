@@ -26,6 +26,7 @@ from toolkit.logging_setup import LogConfig, run_scope
 from toolkit.migrations import version_record
 from toolkit.migrations.events import SchemaOutcome
 from toolkit.migrations.finish_step import bookkeeping_sql, finish_sql
+from toolkit.migrations.lock import WORK_SESSION
 from toolkit.migrations.version_checks import (
     PLAN_OUTDATED_SQLSTATE,
     require_versions,
@@ -148,7 +149,7 @@ class TenantMigrator:
         if self._borrowed:
             raise PlanOutdated("the caller's connection was closed during the run")
         if self._engine is None:
-            self._engine = make_engine(self.plan.url, poolclass=NullPool)
+            self._engine = make_engine(self.plan.url, poolclass=NullPool, connect_args=WORK_SESSION)
         if self._connection is not None:  # dead: discard it without a reset
             self._connection.invalidate()
             self._connection.close()

@@ -36,7 +36,7 @@ from toolkit.migrations.branches import CORE, TENANT, BranchIndex, StepFunction
 from toolkit.migrations.checksums import record_sql, revision_files
 from toolkit.migrations.events import EventHandler, PlanGroup, SchemaOutcome, plan_lines
 from toolkit.migrations.journal import journal_exists
-from toolkit.migrations.lock import HeldLock, rollout_lock
+from toolkit.migrations.lock import WORK_SESSION, HeldLock, rollout_lock
 from toolkit.migrations.options import (
     CONNECTION_ATTR,
     ON_EVENT_ATTR,
@@ -67,7 +67,7 @@ class _Run:
         self.script = context.script
         self.index = BranchIndex.build(self.script)  # once per command, not per tenant
         config = context.config
-        self.options = options_from_config(config, context.get_x_argument(as_dictionary=True))
+        self.options = options_from_config(config, context.get_x_argument(as_dictionary=False))
         self.url = database_url(config)
         self.on_event: EventHandler | None = config.attributes.get(ON_EVENT_ATTR)
         # configure() writes its options into context_opts; keep the command's own function.
@@ -100,7 +100,7 @@ class _Run:
         lock: contextlib.AbstractContextManager[HeldLock | None] = contextlib.nullcontext()
         if rollout and not self.options.dry_run:
             lock = rollout_lock(url, wait=self.options.lock_wait)
-        engine = make_engine(url, poolclass=NullPool)
+        engine = make_engine(url, poolclass=NullPool, connect_args=WORK_SESSION)
         try:
             with lock as held, connect(engine) as own_connection:
                 if not rollout:

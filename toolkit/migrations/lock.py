@@ -13,6 +13,7 @@ import select
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
@@ -26,8 +27,13 @@ log = logging.getLogger("tenantctl.migrations")
 
 # "tntc" as a 32-bit key: classid 0, objid 0x746e7463 in pg_locks.
 ROLLOUT_LOCK_KEY = 0x746E7463
-APPLICATION_NAME = "tenantctl migrations"
+APPLICATION_NAME = "tenantctl migrations"  # the session holding the lock
+# Every other session of a run: its core and tenant work, in the runner and in its workers.
+WORK_APPLICATION_NAME = "tenantctl migrations: work"
+# The connect_args that name a work session so.
+WORK_SESSION = {"application_name": WORK_APPLICATION_NAME}
 _POLL_SECONDS = 0.2
+_LEFTOVER_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,11 @@ def _has_input(connection: Connection) -> bool:
 
 @contextlib.contextmanager
 def rollout_lock(url: str | URL, *, wait: float) -> Iterator[HeldLock]:
-    """Hold the rollout lock for the block, waiting up to ``wait`` seconds for it.
+    """Hold the rollout lock for the block, waiting up to ``wait`` seconds for it, and for
+    what an earlier run may have left busy in the server (``_wait_for_earlier_work``).
 
-    Raises LockBusy, naming the holder's backend pid and client, if it stays taken.
+    Raises LockBusy, naming the holder's backend pid and client, if it stays taken, or the
+    earlier run's busy backend if that outlasts the wait.
     """
     engine = make_engine(
         url, poolclass=NullPool, connect_args={"application_name": APPLICATION_NAME}
@@ -85,11 +93,49 @@ def rollout_lock(url: str | URL, *, wait: float) -> Iterator[HeldLock]:
                     )
                 time.sleep(_POLL_SECONDS)
             try:
+                _wait_for_earlier_work(connection, deadline, wait)
                 yield HeldLock(connection)
             finally:
                 _unlock(connection)
     finally:
         engine.dispose()
+
+
+def _wait_for_earlier_work(connection: Connection, deadline: float, wait: float) -> None:
+    """Wait until no session of an earlier run is busy in the server; LockBusy at ``deadline``.
+
+    A run killed mid-tenant frees the lock at once, but the statements it had sent go on in
+    the server: a tenant's one message runs to its end and commits. A run planned meanwhile
+    would see that tenant where it was, wait for its row lock, then find it moved and fail
+    it. Holding the lock, this run has not opened any work session of its own yet, so every
+    busy session named WORK_APPLICATION_NAME is an earlier run's.
+    """
+    while busy := _earlier_work(connection):
+        if time.monotonic() >= deadline:
+            pid, since = busy[0]
+            raise LockBusy(
+                f"an earlier migration run is still busy in the server (backend pid {pid}, "
+                f"busy since {since:%Y-%m-%d %H:%M:%S}); waited {wait:g}s. Its process is "
+                "gone or has lost the lock, and the statement it sent is still running: let "
+                "it finish, end it with pg_terminate_backend(pid), or raise --lock-wait "
+                "(-x lock_wait=SECONDS)"
+            )
+        time.sleep(_LEFTOVER_POLL_SECONDS)
+
+
+def _earlier_work(connection: Connection) -> list[tuple[int, datetime]]:
+    """Busy work sessions (running, or inside a transaction) of this database: pid and
+    since when, oldest first."""
+    rows = connection.execute(
+        text(
+            "SELECT pid, coalesce(xact_start, query_start, backend_start) AS since "
+            "FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = :name "
+            "AND state <> 'idle' AND pid <> pg_backend_pid() ORDER BY since"
+        ),
+        {"name": WORK_APPLICATION_NAME},
+    )
+    return [(row.pid, row.since) for row in rows]
 
 
 def _unlock(connection: Connection) -> None:
