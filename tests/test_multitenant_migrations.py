@@ -18,6 +18,7 @@ from toolkit import (
     migration_status,
     upgrade_all,
 )
+from toolkit.exit_codes import EXIT_ABORTED, EXIT_TENANTS_FAILED
 from toolkit.migrations.config import alembic_config
 from toolkit.migrations.status import Heads, read_versions
 
@@ -264,7 +265,7 @@ def test_failing_tenant_is_rolled_back_alone_and_on_error_continue_migrates_the_
 
     result = alembic(db_url, "-x", "on_error=continue", "upgrade", "heads")
 
-    assert result.returncode != 0
+    assert result.returncode == EXIT_TENANTS_FAILED, _output(result)
     failed = _failed_lines(result)
     assert len(failed) == 1, _output(result)
     assert "tenant_b" in failed[0]
@@ -285,7 +286,7 @@ def test_failing_tenant_stops_the_run_by_default_before_later_tenants(
 
     result = alembic(db_url, "upgrade", "heads")
 
-    assert result.returncode != 0
+    assert result.returncode == EXIT_ABORTED, _output(result)
     assert "tenant_b" in "\n".join(_failed_lines(result)), _output(result)
     assert _at_head(engine, a)
     assert _tables(engine, b) == {"alembic_version", "users"}

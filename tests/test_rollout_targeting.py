@@ -352,6 +352,13 @@ def test_dry_run_prints_the_plan_grouped_by_from_revision_and_changes_nothing(
     assert started["planned"] == 3
     groups = {tuple(group["from_revisions"]): group["schemas"] for group in started["groups"]}
     assert groups == {OLD: 2, (): 1}
+    # alembic prints the same plan: a line per group, naming its revisions and schemas.
+    plan = [line.strip() for line in via_x.stdout.splitlines() if " via " in line]
+    assert len(plan) == 2, via_x.stdout
+    old_group = next(line for line in plan if line.startswith(f"{OLD[0]} -> {NEW}"))
+    base_group = next(line for line in plan if line.startswith(f"base -> {NEW}"))
+    assert "2 schema(s): tenant_ant, tenant_bee" in old_group
+    assert "1 schema(s): tenant_cat" in base_group
     assert _database_state(engine) == before
 
 
@@ -361,6 +368,18 @@ INVALID = [
     pytest.param("alembic", ["-x", "canary=0", "upgrade", "heads"], "canary='0'", id="x-canary-0"),
     pytest.param("alembic", ["-x", "bogus=1", "upgrade", "heads"], "bogus", id="x-bogus"),
     pytest.param("alembic", ["-x", "shard=0/2", "upgrade", "heads"], "0/2", id="x-shard-0/2"),
+    pytest.param(
+        "alembic",
+        ["-x", "where=plan=pro", "-x", "where=status=active", "upgrade", "heads"],
+        "-x where is given more than once",
+        id="x-where-twice",
+    ),
+    pytest.param(
+        "alembic",
+        ["-x", "tenant=ant", "-x", "tenants=bee", "upgrade", "heads"],
+        "-x tenants is given more than once (-x tenant=ant, -x tenants=bee)",
+        id="x-tenant-and-tenants",
+    ),
 ]
 
 

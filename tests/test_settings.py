@@ -196,7 +196,7 @@ def test_migration_defaults_feed_run_options():
     assert (options.workers, options.lock_wait) == (3, 120.0)
     assert options.limits == Limits(lock_timeout=0.75, statement_timeout=3600.0, lock_retries=0)
     # -x arguments still override them.
-    assert options.with_x_arguments({"workers": "1"}).workers == 1
+    assert options.with_x_arguments(["workers=1"]).workers == 1
 
 
 def test_readers_of_single_variables_go_through_settings(monkeypatch, tmp_path, engine):

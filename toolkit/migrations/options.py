@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -50,16 +50,11 @@ class RunOptions:
     dry_run: bool = False
     resume_run: int | None = None
 
-    def with_x_arguments(self, x_arguments: Mapping[str, str]) -> RunOptions:
-        """These options overridden by ``-x`` arguments; ConfigurationError names a bad one."""
-        unknown = sorted(set(x_arguments) - set(_X_PARSERS))
-        if unknown:
-            raise InvalidOption(
-                f"unknown -x option {', '.join(unknown)}: the options are "
-                + ", ".join(f"-x {name}=..." for name in _X_PARSERS)
-            )
+    def with_x_arguments(self, x_arguments: Sequence[str]) -> RunOptions:
+        """These options overridden by ``-x NAME=VALUE`` arguments, as Alembic lists them;
+        InvalidOption names a bad one."""
         options = self
-        for name, value in x_arguments.items():
+        for name, value in _x_pairs(x_arguments).items():
             options = _X_PARSERS[name](options, name, value)
         return options
 
@@ -134,7 +129,7 @@ def database_url(config: Config) -> str | None:
     )
 
 
-def options_from_config(config: Config, x_arguments: Mapping[str, str]) -> RunOptions:
+def options_from_config(config: Config, x_arguments: Sequence[str]) -> RunOptions:
     """The toolkit's options from ``config.attributes``, overridden by ``-x`` arguments.
 
     A plain ``alembic`` command has none: its defaults come from the settings in the
@@ -155,6 +150,32 @@ _MIGRATE_SETTINGS = (
     "migrate_statement_timeout",
     "migrate_lock_retries",
 )
+
+
+def _x_pairs(x_arguments: Sequence[str]) -> dict[str, str]:
+    """``-x`` arguments as names and values, each name known and given once.
+
+    Alembic's own dictionary keeps the last of a repeated name, so ``-x where=plan=pro -x
+    where=status=active`` would quietly select every active tenant; here it is an error.
+    """
+    pairs: dict[str, str] = {}
+    given: dict[str, str] = {}  # the option, by the name it was given as (tenant: tenants)
+    for argument in x_arguments:
+        name, _, value = argument.partition("=")
+        if name not in _X_PARSERS:
+            raise InvalidOption(
+                f"unknown -x option {name!r} (in -x {argument}): the options are "
+                + ", ".join(f"-x {known}=..." for known in _X_PARSERS)
+            )
+        option = _X_ALIASES.get(name, name)
+        if option in given:
+            raise InvalidOption(
+                f"-x {name} is given more than once (-x {given[option]}, -x {argument}): give "
+                f"each -x option once; {_X_ONCE_HINT}"
+            )
+        given[option] = argument
+        pairs[name] = value
+    return pairs
 
 
 # -- -x parsers: each takes the options, the -x name and its text, and returns new options ----
@@ -235,3 +256,8 @@ _X_PARSERS = {
     "statement_timeout": _limit,
     "lock_retries": _limit,
 }
+_X_ALIASES = {"tenant": "tenants"}
+_X_ONCE_HINT = (
+    "several tenants go in one, comma-separated (-x tenants=acme,globex), several conditions "
+    "in one, separated by ';' (-x 'where=plan=pro;status=active')"
+)
