@@ -1,6 +1,7 @@
 """The tenantctl CLI as a user runs it: output, JSON, exit codes, and clean one-line errors."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -179,3 +180,25 @@ def test_output_keeps_emoji_codes_as_typed():
         with console.capture() as captured:
             console.print(render.table("t", ["company"], [["Shop :smile:"]]))
         assert "Shop :smile:" in captured.get()
+
+
+def test_help_shows_each_options_environment_variable_and_default():
+    """Rich reads "[word ...]" in a help text as markup and drops it, so the hints are in
+    parentheses; this catches one written in brackets again."""
+
+    def help_of(*command: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "toolkit.cli", *command, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "COLUMNS": "250"},
+        ).stdout
+
+    top = help_of()
+    for hint in ("(env: DATABASE_URL)", "(env: TENANTCTL_POOL_SIZE)", "default warning)"):
+        assert hint in top
+    for command in (("migrate", "up"), ("migrate", "resume")):
+        options = help_of(*command)
+        assert "(default: TENANTCTL_MIGRATE_LOCK_WAIT or 30; resuming: the run's)" in options
+        assert "(default: TENANTCTL_MIGRATE_STATEMENT_TIMEOUT or 600;" in options

@@ -486,8 +486,35 @@ def test_retry_failed_resumes_the_latest_run(db_url, engine, tenants_behind):
 
     again = _tenantctl(db_url, "migrate", "up", "--retry-failed")
     assert again.returncode == 0, _output(again)
-    assert "nothing to retry" in again.stdout
+    assert "the latest run finished; nothing to resume" in again.stdout
+    as_json = _tenantctl(db_url, "migrate", "up", "--retry-failed", "--json")
+    assert _events(as_json) == [{"event": "nothing_to_resume", "run_id": None}]
     assert _run_ids(engine)[-1] == new_run
+
+
+def test_resume_takes_new_timeouts_and_keeps_the_runs_target_and_tenants(
+    db_url, engine, tenants_behind
+):
+    tenants_behind("ant", "bee", "cat")
+    _break(engine, "bee")
+    failed = _tenantctl(db_url, "migrate", "up", "--continue-on-error", "--lock-timeout", "2")
+    assert failed.returncode == 4, _output(failed)
+    run_id = _run_ids(engine)[-1]
+    _repair(engine, "bee")
+
+    args = ["--lock-timeout", "7.5", "--statement-timeout", "90", "--lock-retries", "1"]
+    resumed = _tenantctl(db_url, "migrate", "resume", str(run_id), *args, "--lock-wait", "4")
+
+    assert resumed.returncode == 0, _output(resumed)
+    new_run = _run_ids(engine)[-1]
+    assert _steps(engine, new_run) == {"tenant_bee": "done"}
+    ((recorded,),) = _sql(
+        engine, "SELECT options FROM core.migration_runs WHERE id = :id", id=new_run
+    )
+    assert (recorded["lock_timeout"], recorded["statement_timeout"]) == (7.5, 90.0)
+    assert (recorded["lock_retries"], recorded["lock_wait"]) == (1, 4.0)
+    assert recorded["on_error"] == "continue"  # the run's own policy
+    assert recorded["selection"]["tenants"] == ["bee"]
 
 
 # -- history ---------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from toolkit.logging_setup import configure_logging, run_scope
     from toolkit.migrations.apply import Limits
     from toolkit.migrations.events import RunFinished, RunStarted, SchemaOutcome
-    from toolkit.migrations.options import OnError, RunOptions
+    from toolkit.migrations.options import OnError, RunOptions, Tuning
     from toolkit.migrations.runner import RunReport, downgrade_all, resume_run, upgrade_all
     from toolkit.migrations.status import MigrationStatus, migration_status
     from toolkit.migrations.targeting import Selection
@@ -128,7 +128,7 @@ _EXPORTS = {
     "toolkit.migrations.apply": ("Limits",),
     "toolkit.logging_setup": ("configure_logging", "run_scope"),
     "toolkit.migrations.events": ("RunFinished", "RunStarted", "SchemaOutcome"),
-    "toolkit.migrations.options": ("OnError", "RunOptions"),
+    "toolkit.migrations.options": ("OnError", "RunOptions", "Tuning"),
     "toolkit.migrations.runner": ("RunReport", "downgrade_all", "resume_run", "upgrade_all"),
     "toolkit.migrations.status": ("MigrationStatus", "migration_status"),
     "toolkit.migrations.targeting": ("Selection",),
@@ -221,6 +221,7 @@ __all__ = [
     "TenantScopeChanged",
     "TenantStateError",
     "TenantctlError",
+    "Tuning",
     "acting_as",
     "archive_tenant",
     "audit_trail",

@@ -21,13 +21,13 @@ DatabaseUrl = Annotated[
         "--database-url",
         metavar="URL",
         help="SQLAlchemy URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/app "
-        "[env: DATABASE_URL].",
+        "(env: DATABASE_URL).",
     ),
 ]
 PoolSize = Annotated[
     str | None,
     typer.Option(
-        "--pool-size", metavar="N", help="Connections kept in the pool [env: TENANTCTL_POOL_SIZE]."
+        "--pool-size", metavar="N", help="Connections kept in the pool (env: TENANTCTL_POOL_SIZE)."
     ),
 ]
 LogFormat = Annotated[
@@ -35,7 +35,7 @@ LogFormat = Annotated[
     typer.Option(
         "--log-format",
         metavar="|".join(LOG_FORMATS).upper(),
-        help="Log lines on stderr as text or JSON [env: TENANTCTL_LOG_FORMAT; default text].",
+        help="Log lines on stderr as text or JSON (env: TENANTCTL_LOG_FORMAT; default text).",
     ),
 ]
 LogLevel = Annotated[
@@ -43,7 +43,7 @@ LogLevel = Annotated[
     typer.Option(
         "--log-level",
         metavar="LEVEL",
-        help=f"{', '.join(LOG_LEVELS)} [env: TENANTCTL_LOG_LEVEL; default warning].",
+        help=f"{', '.join(LOG_LEVELS)} (env: TENANTCTL_LOG_LEVEL; default warning).",
     ),
 ]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,12 +20,15 @@ from toolkit.exit_codes import EXIT_CHECK_FAILED
 from toolkit.migrations import journal
 from toolkit.migrations.branches import BranchIndex
 from toolkit.migrations.checksums import changed_revisions
-from toolkit.migrations.options import OnError, RunOptions, run_options_from_settings
+from toolkit.migrations.options import OnError, RunOptions, Tuning, run_options_from_settings
 from toolkit.migrations.runner import downgrade_all, resume_run, upgrade_all
 from toolkit.migrations.status import MigrationStatus, migration_status
 from toolkit.migrations.targeting import Selection
 from toolkit.naming import normalize_tenant_ref, schema_for
 from toolkit.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(help="Migrate core and the tenants, and inspect where they stand.")
 
@@ -43,7 +47,9 @@ Shard = Annotated[str | None, typer.Option(help="Only shard I/N of the tenants, 
 Workers = Annotated[
     int | None,
     typer.Option(
-        min=1, help="Processes migrating tenants [default: TENANTCTL_MIGRATE_WORKERS or 1]."
+        min=1,
+        help="Processes migrating tenants "
+        "(default: TENANTCTL_MIGRATE_WORKERS or 1; resuming: the run's).",
     ),
 ]
 ContinueOnError = Annotated[
@@ -58,7 +64,7 @@ LockWait = Annotated[
     typer.Option(
         min=0,
         help="Seconds to wait for another run's lock before giving up "
-        "[default: TENANTCTL_MIGRATE_LOCK_WAIT or 30].",
+        "(default: TENANTCTL_MIGRATE_LOCK_WAIT or 30; resuming: the run's).",
     ),
 ]
 LockTimeout = Annotated[
@@ -66,7 +72,7 @@ LockTimeout = Annotated[
     typer.Option(
         min=0.001,
         help="lock_timeout per tenant transaction, in seconds "
-        "[default: TENANTCTL_MIGRATE_LOCK_TIMEOUT or 5].",
+        "(default: TENANTCTL_MIGRATE_LOCK_TIMEOUT or 5; resuming: the run's).",
     ),
 ]
 StatementTimeout = Annotated[
@@ -74,7 +80,7 @@ StatementTimeout = Annotated[
     typer.Option(
         min=0.001,
         help="statement_timeout per tenant transaction, in seconds "
-        "[default: TENANTCTL_MIGRATE_STATEMENT_TIMEOUT or 600].",
+        "(default: TENANTCTL_MIGRATE_STATEMENT_TIMEOUT or 600; resuming: the run's).",
     ),
 ]
 LockRetries = Annotated[
@@ -82,10 +88,28 @@ LockRetries = Annotated[
     typer.Option(
         min=0,
         help="Retries, with backoff, of a tenant that hit lock_timeout "
-        "[default: TENANTCTL_MIGRATE_LOCK_RETRIES or 3].",
+        "(default: TENANTCTL_MIGRATE_LOCK_RETRIES or 3; resuming: the run's).",
     ),
 ]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+
+
+def _tuning(
+    workers: int | None,
+    lock_wait: float | None,
+    lock_timeout: float | None,
+    statement_timeout: float | None,
+    lock_retries: int | None,
+) -> Tuning:
+    """The flags that say how a run goes about its work (None: not given)."""
+    for flag, seconds in (
+        ("--lock-wait", lock_wait),
+        ("--lock-timeout", lock_timeout),
+        ("--statement-timeout", statement_timeout),
+    ):
+        if seconds is not None and not math.isfinite(seconds):
+            raise InvalidOption(f"invalid {flag} {seconds}: use a finite number of seconds")
+    return Tuning(workers, lock_wait, lock_timeout, statement_timeout, lock_retries)
 
 
 def _options(
@@ -94,22 +118,11 @@ def _options(
     where: list[str] | None,
     canary: int | None,
     shard: str | None,
-    workers: int | None,
     continue_on_error: bool,
-    lock_wait: float | None,
-    lock_timeout: float | None,
-    statement_timeout: float | None,
-    lock_retries: int | None,
     dry_run: bool,
+    tuning: Tuning,
 ) -> RunOptions:
     """The run's options: each flag given, else its setting (``TENANTCTL_MIGRATE_*``)."""
-    for flag, seconds in (
-        ("--lock-wait", lock_wait),
-        ("--lock-timeout", lock_timeout),
-        ("--statement-timeout", statement_timeout),
-    ):
-        if seconds is not None and not math.isfinite(seconds):
-            raise InvalidOption(f"invalid {flag} {seconds}: use a finite number of seconds")
     defaults = run_options_from_settings(settings)
     selection = Selection(canary=canary)
     if tenants is not None:
@@ -118,23 +131,9 @@ def _options(
         selection = selection.with_where(condition)
     if shard is not None:
         selection = selection.with_shard(shard)
-    limits = defaults.limits
-    return replace(
-        defaults,
-        selection=selection,
-        on_error=OnError.CONTINUE if continue_on_error else OnError.STOP,
-        workers=defaults.workers if workers is None else workers,
-        lock_wait=defaults.lock_wait if lock_wait is None else lock_wait,
-        limits=replace(
-            limits,
-            lock_timeout=limits.lock_timeout if lock_timeout is None else lock_timeout,
-            statement_timeout=(
-                limits.statement_timeout if statement_timeout is None else statement_timeout
-            ),
-            lock_retries=limits.lock_retries if lock_retries is None else lock_retries,
-        ),
-        dry_run=dry_run,
-    )
+    on_error = OnError.CONTINUE if continue_on_error else OnError.STOP
+    chosen = replace(defaults, selection=selection, on_error=on_error, dry_run=dry_run)
+    return tuning.applied_to(chosen)
 
 
 @app.command("up")
@@ -160,22 +159,21 @@ def up(
     """Upgrade core, then the selected tenants (default: all active and suspended) to TARGET."""
     with user_errors():
         engine = state(ctx).engine()
+        tuning = _tuning(workers, lock_wait, lock_timeout, statement_timeout, lock_retries)
         if retry_failed:
             chosen = (target != "heads", tenants, where, canary, shard, continue_on_error, dry_run)
             if any(chosen):
                 raise InvalidOption(
-                    "--retry-failed resumes the latest run with its own target and options; "
-                    "it takes only --workers and --json (or use `migrate resume RUN_ID`)"
+                    "--retry-failed resumes the latest run with its own target, tenants and "
+                    "failure policy; besides --json it takes only --workers, --lock-wait, "
+                    "--lock-timeout, --statement-timeout and --lock-retries (or use "
+                    "`migrate resume RUN_ID`)"
                 )
-            with _display(as_json) as display:
-                report = resume_run(engine, workers=workers, on_event=display.handle)
-            if report is None:
-                console.print("the latest run finished; nothing to retry", highlight=False)
+            _resume(engine, None, tuning, as_json)
             return
         options = _options(
-            state(ctx).settings, tenants, where, canary, shard, workers, continue_on_error,
-            lock_wait, lock_timeout, statement_timeout, lock_retries, dry_run,
-        )  # fmt: skip
+            state(ctx).settings, tenants, where, canary, shard, continue_on_error, dry_run, tuning
+        )
         with _display(as_json) as display:
             upgrade_all(engine, target, options=options, on_event=display.handle)
 
@@ -199,10 +197,10 @@ def down(
 ) -> None:
     """Downgrade the selected tenants (and core, if TARGET names it) to TARGET."""
     with user_errors():
+        tuning = _tuning(workers, lock_wait, lock_timeout, statement_timeout, lock_retries)
         options = _options(
-            state(ctx).settings, tenants, where, canary, shard, workers, continue_on_error,
-            lock_wait, lock_timeout, statement_timeout, lock_retries, dry_run,
-        )  # fmt: skip
+            state(ctx).settings, tenants, where, canary, shard, continue_on_error, dry_run, tuning
+        )
         with _display(as_json) as display:
             downgrade_all(state(ctx).engine(), target, options=options, on_event=display.handle)
 
@@ -211,19 +209,32 @@ def down(
 def resume(
     ctx: typer.Context,
     run_id: Annotated[int, typer.Argument(help="The run to resume (see `migrate history`).")],
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes (default: the run's).")
-    ] = None,
+    workers: Workers = None,
+    lock_wait: LockWait = None,
+    lock_timeout: LockTimeout = None,
+    statement_timeout: StatementTimeout = None,
+    lock_retries: LockRetries = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Re-run only what run RUN_ID left failed or never reached."""
+    """Re-run only what run RUN_ID left failed or never reached, with its target and
+    tenants; workers and timeouts may be changed."""
     with user_errors():
-        with _display(as_json) as display:
-            report = resume_run(
-                state(ctx).engine(), run_id, workers=workers, on_event=display.handle
-            )
-        if report is None:
-            console.print(f"run {run_id} finished; nothing to resume", highlight=False)
+        tuning = _tuning(workers, lock_wait, lock_timeout, statement_timeout, lock_retries)
+        _resume(state(ctx).engine(), run_id, tuning, as_json)
+
+
+def _resume(engine: Engine, run_id: int | None, tuning: Tuning, as_json: bool) -> None:
+    """Resume run ``run_id`` (None: the latest); say so if it left nothing to do, as an
+    event of its own with ``--json`` so that stdout stays one JSON object per line."""
+    with _display(as_json) as display:
+        report = resume_run(engine, run_id, tuning=tuning, on_event=display.handle)
+    if report is not None:
+        return
+    if as_json:
+        print(json.dumps({"event": "nothing_to_resume", "run_id": run_id}), flush=True)
+        return
+    which = "the latest run" if run_id is None else f"run {run_id}"
+    console.print(f"{which} finished; nothing to resume", highlight=False)
 
 
 @contextlib.contextmanager

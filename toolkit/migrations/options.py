@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic.config import Config
 
@@ -36,6 +36,40 @@ class OnError(enum.StrEnum):
 
     STOP = "stop"
     CONTINUE = "continue"
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How a run goes about its work, as opposed to what it migrates: what a caller may
+    change in a run's options, a resume's included. None keeps the value as it is."""
+
+    workers: int | None = None
+    lock_wait: float | None = None
+    lock_timeout: float | None = None
+    statement_timeout: float | None = None
+    lock_retries: int | None = None
+
+    def applied_to(self, options: RunOptions) -> RunOptions:
+        """``options`` with every value given here in place of its own."""
+        limits = options.limits
+        return replace(
+            options,
+            workers=_given(self.workers, options.workers),
+            lock_wait=_given(self.lock_wait, options.lock_wait),
+            limits=replace(
+                limits,
+                lock_timeout=_given(self.lock_timeout, limits.lock_timeout),
+                statement_timeout=_given(self.statement_timeout, limits.statement_timeout),
+                lock_retries=_given(self.lock_retries, limits.lock_retries),
+            ),
+        )
+
+
+def _given(value: _T | None, otherwise: _T) -> _T:
+    return otherwise if value is None else value
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from toolkit.migrations.branches import TENANT
 from toolkit.migrations.config import alembic_config
 from toolkit.migrations.events import Event, EventHandler, RunFinished, RunStarted, SchemaOutcome
 from toolkit.migrations.journal import journal_exists
-from toolkit.migrations.options import OnError, RunOptions, options_from_json
+from toolkit.migrations.options import OnError, RunOptions, Tuning, options_from_json
 from toolkit.migrations.status import read_versions
 from toolkit.migrations.targeting import Selection
 
@@ -127,7 +127,7 @@ def resume_run(
     engine: Engine,
     run_id: int | None = None,
     *,
-    workers: int | None = None,
+    tuning: Tuning | None = None,
     on_event: EventHandler | None = None,
 ) -> RunReport | None:
     """Run again what run ``run_id`` (default: the latest) left failed or never reached.
@@ -135,8 +135,9 @@ def resume_run(
     The same command, target and options, limited to the tenants whose steps are failed or
     pending in the journal (and not since done by a resume of it), in the run's order. A run
     that ended before it planned any step (it was killed early), or whose core step failed,
-    is run again whole. Returns None if the run has nothing left to do. Raises RunNotFound
-    for an unknown run.
+    is run again whole. ``tuning`` changes how it runs (workers, timeouts): a run whose
+    tenants timed out may be resumed with longer ones. Returns None if the run has nothing
+    left to do. Raises RunNotFound for an unknown run.
     """
     with connect(engine) as connection:
         if not journal_exists(connection):
@@ -169,8 +170,8 @@ def resume_run(
     if not whole_run:
         selection = replace(options.selection, tenants=subdomains, canary=None)
         options = replace(options, selection=selection)
-    if workers is not None:
-        options = replace(options, workers=workers)
+    if tuning is not None:
+        options = tuning.applied_to(options)
     commands: dict[str, Callable[..., object]] = {
         "upgrade": command.upgrade,
         "downgrade": command.downgrade,
