@@ -681,19 +681,21 @@ def _wait_until_the_run_is_gone(engine: Engine, pids: Sequence[int]) -> None:
     _wait_for(lambda: not _busy_backends(engine), "the run's backends to finish")
 
 
-def _assert_rerun_finishes(url: URL, ini: Path, engine: Engine, schemas: Sequence[str]) -> None:
-    rerun = _tenantctl(url, ini, "migrate", "up")
+def _assert_rerun_finishes(
+    url: URL, ini: Path, engine: Engine, schemas: Sequence[str], *rerun_args: str
+) -> None:
+    rerun = _tenantctl(url, ini, "migrate", *(rerun_args or ("up",)))
     assert rerun.returncode == EXIT_OK, rerun.stderr
     assert set(_state(engine, schemas, KILL_COLUMNS).values()) == {AT_K2}
 
 
 @pytest.mark.parametrize(
-    ("workers", "done_before_kill", "render_as_sql"),
+    ("workers", "done_before_kill", "render_as_sql", "resume"),
     [
-        pytest.param(1, 0, True, id="first-tenant"),
-        pytest.param(1, 3, True, id="fourth-tenant"),
-        pytest.param(2, 2, True, id="two-workers"),
-        pytest.param(1, 2, False, id="through-alembic"),
+        pytest.param(1, 0, True, False, id="first-tenant"),
+        pytest.param(1, 3, True, True, id="fourth-tenant-then-resume"),
+        pytest.param(2, 2, True, False, id="two-workers"),
+        pytest.param(1, 2, False, True, id="through-alembic-then-resume"),
     ],
 )
 def test_sigkill_mid_rollout_leaves_each_tenant_whole_and_a_rerun_finishes(
@@ -706,6 +708,7 @@ def test_sigkill_mid_rollout_leaves_each_tenant_whole_and_a_rerun_finishes(
     workers,
     done_before_kill,
     render_as_sql,
+    resume,
 ):
     schemas = make_tenants(*(f"k{i}" for i in range(8)))
     _two_slow_revisions(scratch_ini, render_as_sql=render_as_sql)
@@ -728,7 +731,8 @@ def test_sigkill_mid_rollout_leaves_each_tenant_whole_and_a_rerun_finishes(
     done = _done_count(engine)
     assert done_before_kill <= done < len(schemas)
 
-    _assert_rerun_finishes(db_url, scratch_ini, engine, schemas)
+    rerun_args = ("resume", str(killed_run)) if resume else ("up",)
+    _assert_rerun_finishes(db_url, scratch_ini, engine, schemas, *rerun_args)
     assert [outcome for _, outcome in runs()] == ["interrupted", "succeeded"]
     rerun_id = runs()[-1][0]
     assert len(_steps(engine, rerun_id)) == len(schemas) - done  # only what the kill left
@@ -863,6 +867,7 @@ def test_terminated_tenant_backend_fails_that_tenant_alone_and_a_rerun_finishes(
     assert outcome == ("aborted" if stopped_early else "failed")
     assert "Traceback" not in result.stderr
     assert failed.schema in result.stderr
+    assert _lock_holder(engine) is None
     _assert_rerun_finishes(db_url, scratch_ini, engine, schemas)
 
 

@@ -186,6 +186,7 @@ SELECTIONS = [
     *_both(["--tenants", "ant,dog"], ["-x", "tenants=ant,dog"], {"ant", "dog"}, "named"),
     *_both(["--where", "plan=pro"], ["-x", "where=plan=pro"], {"bee", "cat"}, "plan"),
     *_both(["--where", "status=active"], ["-x", "where=status=active"], {"ant", "bee"}, "active"),
+    *_both(["--where", "status=archived"], ["-x", "where=status=archived"], {"dog"}, "archived"),
     *_both(
         ["--where", "plan=pro", "--where", "status=active"],
         ["-x", "where=plan=pro;status=active"],
