@@ -680,6 +680,12 @@ def test_status_groups_tenants_by_revision_and_lists_those_whose_last_step_faile
     assert [OLD[0], "2", "behind"] in rows
     assert any(row[:2] == ["tenant_cat", str(run_id)] for row in rows)
 
+    # Failed again: listed once, with its latest run.
+    again = _tenantctl(db_url, "migrate", "up", "--tenants", "cat")
+    assert again.returncode == 4, _output(again)
+    failing = json.loads(_tenantctl(db_url, "migrate", "status", "--json").stdout)["failing"]
+    assert [(f["schema"], f["run_id"]) for f in failing] == [("tenant_cat", _run_ids(engine)[-1])]
+
     _repair(engine, "cat")
     assert _tenantctl(db_url, "migrate", "up").returncode == 0
     healed = _tenantctl(db_url, "migrate", "status", "--json")

@@ -15,8 +15,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Text, func, insert, literal, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Text,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from models import RunOutcome, StepStatus, migration_runs, migration_steps
 
@@ -280,14 +291,21 @@ def steps(
 
 
 def failing_schemas(connection: Connection) -> list[StepRecord]:
-    """The latest step of every schema whose latest journaled step failed, by schema."""
-    latest = (
+    """The latest step of every schema whose latest journaled step failed, by schema.
+
+    Starts from the failed steps (a partial index holds just those, ``0010core``) and keeps
+    each one that no later step of its schema follows: the cost grows with the failures,
+    not with the journal, which gains a step per tenant in every run.
+    """
+    later = migration_steps.alias("later")
+    query = (
         select(*_STEP_COLUMNS)
-        .ext(distinct_on(_steps.schema_name))
-        .order_by(_steps.schema_name, _steps.id.desc())
-        .subquery()
+        .where(
+            _steps.status == StepStatus.FAILED.value,
+            ~exists().where(later.c.schema_name == _steps.schema_name, later.c.id > _steps.id),
+        )
+        .order_by(_steps.schema_name)
     )
-    query = select(latest).where(latest.c.status == StepStatus.FAILED.value)
     return [_step_record(row._asdict()) for row in connection.execute(query)]
 
 
