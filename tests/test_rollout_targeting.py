@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -554,6 +556,13 @@ def test_history_lists_runs_newest_first_with_outcome_and_counts(
     assert counts[aborted] == ("aborted", 1, 1, 2)
     assert counts[resumed] == ("succeeded", 3, 0, 0)
     assert runs[0]["resumed_from"] == aborted
+    # Who ran it, where, when, with what: as the journal recorded it.
+    for run in runs:
+        assert (run["started_by"], run["host"]) == (getpass.getuser(), socket.gethostname())
+        assert (run["command"], run["target"]) == ("upgrade", "heads")
+        assert run["started_at"] < run["finished_at"]
+    assert runs[1]["options"]["on_error"] == "stop"
+    assert runs[0]["options"]["resume_run"] == aborted
     # columns: run, command, target, started, by, outcome, done, failed, left
     rows = _table_rows(table.stdout)
     assert [int(row[0]) for row in rows] == [run["id"] for run in runs]
