@@ -355,6 +355,8 @@ def test_dry_run_prints_the_plan_grouped_by_from_revision_and_changes_nothing(
     assert started["planned"] == 3
     groups = {tuple(group["from_revisions"]): group["schemas"] for group in started["groups"]}
     assert groups == {OLD: 2, (): 1}
+    names = {tuple(group["from_revisions"]): group["schema_names"] for group in started["groups"]}
+    assert names == {OLD: ["tenant_ant", "tenant_bee"], (): ["tenant_cat"]}
     # alembic prints the same plan: a line per group, naming its revisions and schemas.
     plan = [line.strip() for line in via_x.stdout.splitlines() if " via " in line]
     assert len(plan) == 2, via_x.stdout
@@ -653,6 +655,7 @@ def test_json_prints_run_started_one_event_per_tenant_and_run_finished(
     assert [(g["from_revisions"], g["to_revisions"], g["schemas"]) for g in started["groups"]] == [
         (list(OLD), [NEW], 3)
     ]
+    assert "schema_names" not in started["groups"][0]  # only a dry run lists them
     assert sorted((event["event"], event["schema"]) for event in schemas) == [
         ("schema_done", "tenant_ant"),
         ("schema_done", "tenant_cat"),

@@ -87,8 +87,11 @@ def event_as_json(event: Event) -> dict[str, Any]:
     if isinstance(event, RunStarted):
         body["planned"] = event.planned
         for group in [body["core"], *body["groups"]]:
-            if group is not None:  # a count, not thousands of names on one line
-                group["schemas"] = len(group.pop("schemas"))
+            if group is not None:  # a count, not thousands of names on every run's first line
+                names = group.pop("schemas")
+                group["schemas"] = len(names)
+                if event.dry_run:  # the plan is what a dry run is for: every schema it names
+                    group["schema_names"] = names
     return {"event": name, **body}
 
 
