@@ -781,6 +781,7 @@ def test_a_killed_runs_backend_busy_past_lock_wait_stops_the_next_run_with_exit_
     line = _one_error_line(cli.stderr)
     assert line.startswith("error: an earlier migration run is still busy in the server")
     assert f"backend pid {pid}" in line
+    assert f"SELECT pg_terminate_backend({pid})" in line
     assert "--lock-wait" in line
     assert (_state(engine, schemas, ["note"]), runs()) == before
     assert _lock_holder(engine) is None

@@ -117,7 +117,7 @@ def _wait_for_earlier_work(connection: Connection, deadline: float, wait: float)
                 f"an earlier migration run is still busy in the server (backend pid {pid}, "
                 f"busy since {since:%Y-%m-%d %H:%M:%S}); waited {wait:g}s. Its process is "
                 "gone or has lost the lock, and the statement it sent is still running: let "
-                "it finish, end it with pg_terminate_backend(pid), or raise --lock-wait "
+                f"it finish, end it with SELECT pg_terminate_backend({pid}), or raise --lock-wait "
                 "(-x lock_wait=SECONDS)"
             )
         time.sleep(_LEFTOVER_POLL_SECONDS)
