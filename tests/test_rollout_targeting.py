@@ -7,9 +7,11 @@ import json
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import Script, ScriptDirectory
 from cli_runner import alembic, one_line_error, run_cli
 from scratch_scripts import add_tenant_revision, make_scratch_ini
 from sqlalchemy import Engine, text
@@ -735,6 +737,30 @@ def test_a_revision_that_reads_data_runs_through_alembic_with_each_tenants_rows(
         sub: _sql(engine, f'SELECT n FROM "tenant_{sub}".user_counts')[0][0] for sub in users
     }
     assert counted == users
+
+
+@pytest.mark.parametrize("render_as_sql", [True, False], ids=["rendered", "through-alembic"])
+def test_a_run_reads_the_revision_files_once_however_many_tenants_it_migrates(
+    engine, make_tenants, tree, monkeypatch, render_as_sql
+):
+    make_tenants("ant", "bee", "cat", "dog", "eel")
+    add_tenant_revision(
+        tree, "0002count", COUNT_UP, 'op.drop_table("user_counts")', render_as_sql=render_as_sql
+    )
+    reads: list[str] = []
+    load_revisions = ScriptDirectory._load_revisions
+
+    def counted(script: ScriptDirectory) -> Iterator[Script]:
+        reads.append(script.dir)  # each call reads every revision file
+        yield from load_revisions(script)
+
+    monkeypatch.setattr(ScriptDirectory, "_load_revisions", counted)
+
+    report = upgrade_all(engine)
+
+    assert report.finished is not None
+    assert report.finished.done == 5
+    assert len(reads) == 1  # one revision map for the run, not one per tenant
 
 
 def _shape(engine: Engine, schema: str) -> dict[str, list]:
