@@ -15,12 +15,11 @@ from toolkit.migrations.events import (
     RunStarted,
     SchemaOutcome,
     event_as_json,
+    schemas_preview,
 )
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
-
-_SHOWN_SCHEMAS = 5
 
 
 class RunDisplay:
@@ -123,8 +122,7 @@ def _print_plan(event: RunStarted) -> None:
             ", ".join(group.to_revisions) or "base",
             "sql" if group.rendered else "alembic",
             str(len(group.schemas)),
-            ", ".join(group.schemas[:_SHOWN_SCHEMAS])
-            + (" ..." if len(group.schemas) > _SHOWN_SCHEMAS else ""),
+            schemas_preview(group),
         ]
         for group in groups
     ]

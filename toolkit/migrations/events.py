@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+# How many of a plan group's schemas a dry run shows a person (its JSON lists them all).
+_SHOWN_SCHEMAS = 5
+
 
 @dataclass(frozen=True)
 class PlanGroup:
@@ -105,12 +108,17 @@ def plan_lines(event: RunStarted) -> list[str]:
     return lines
 
 
+def schemas_preview(group: PlanGroup) -> str:
+    """The first few schemas of a plan group, for a person to read (JSON lists them all)."""
+    shown = ", ".join(group.schemas[:_SHOWN_SCHEMAS])
+    return shown + (" ..." if len(group.schemas) > _SHOWN_SCHEMAS else "")
+
+
 def _group_line(group: PlanGroup) -> str:
     start = ", ".join(group.from_revisions) or "base"
     end = ", ".join(group.to_revisions) or "base"
     via = "sql" if group.rendered else "alembic"
     return (
         f"  {start} -> {end}: apply {' '.join(group.revisions)} via {via} "
-        f"to {len(group.schemas)} schema(s): {', '.join(group.schemas[:5])}"
-        + (" ..." if len(group.schemas) > 5 else "")
+        f"to {len(group.schemas)} schema(s): {schemas_preview(group)}"
     )
