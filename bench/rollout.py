@@ -3,10 +3,12 @@
 For each N, in one run on a fresh database ``tenantctl_bench_<N>`` (or, with ``--reuse``, on
 the one a previous run left, when it still holds exactly N tenants at tenant head):
 
-(a) floor: the DDL the revision emits, replayed per tenant over one psycopg connection,
-    one transaction per tenant, no Alembic, no version table, no journal; and the same
-    over two connections in two processes, half the tenants each (what two processes can
-    gain at best on this machine: the ceiling for (c) against (b));
+(a) floor: the SQL Alembic emits for the revision (its DDL and the version row's
+    ``UPDATE``, as ``alembic upgrade --sql`` prints them), replayed per tenant over one
+    psycopg connection, one transaction per tenant, no Alembic, no journal, no version
+    record; the same over two connections in two processes, half the tenants each (what
+    two processes can gain at best on this machine: the ceiling for (c) against (b)); and,
+    for reference, the DDL alone, without the version row;
 (b) ``tenantctl migrate up --workers 1``, as a user runs it (a new process);
 (c) ``tenantctl migrate up --workers 2``;
 (d) no-op: ``alembic upgrade heads`` and ``tenantctl migrate status`` with all at head.
@@ -71,6 +73,7 @@ from toolkit import (  # noqa: E402
 from toolkit.db import connect  # noqa: E402
 from toolkit.migrations.branches import TENANT, BranchIndex  # noqa: E402
 from toolkit.migrations.render import render_statements  # noqa: E402
+from toolkit.migrations.version_record import SKIP_TRIGGER  # noqa: E402
 from toolkit.sql import quote_identifier  # noqa: E402
 
 REVISION = "bench0001"
@@ -83,6 +86,10 @@ op.drop_index("ix_orders_bench_note", table_name="orders")
 op.drop_column("orders", "bench_note")
 """
 PLANS = ("free", "pro", "business")
+# The floor's version row is a plain Alembic version table's: tenantctl's trigger on it
+# (which keeps core's version record, and compiles once per table and session) stays out,
+# as it does in a rollout, which writes the record itself.
+_FLOOR_SETTINGS = (SKIP_TRIGGER,)
 _TENANT_PHASE = (
     "SELECT extract(epoch FROM max(s.finished_at) - r.started_at)"
     " FROM core.migration_runs r JOIN core.migration_steps s ON s.run_id = r.id"
@@ -106,6 +113,7 @@ class Result:
     provision_seconds: float
     floor_seconds: float
     floor_two_processes_seconds: float
+    floor_ddl_only_seconds: float  # the floor without the version row's UPDATE
     one_worker_seconds: float
     two_workers_seconds: float
     one_worker_tenants_seconds: float  # the tenant phase alone (see _tenant_phase)
@@ -123,6 +131,7 @@ class Result:
         return {
             "one_worker_vs_floor": self.one_worker_seconds / self.floor_seconds,
             "two_workers_vs_floor": self.two_workers_seconds / self.floor_seconds,
+            "one_worker_vs_ddl_only_floor": self.one_worker_seconds / self.floor_ddl_only_seconds,
             "two_workers_speedup": self.one_worker_seconds / self.two_workers_seconds,
             "one_worker_tenants_vs_floor": self.one_worker_tenants_seconds / self.floor_seconds,
             "two_workers_tenants_speedup": (
@@ -176,20 +185,32 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
     path = add_tenant_revision(ini, REVISION, UPGRADE, DOWNGRADE)
     _compile_bytecode(ini.parent)
     try:
-        up_sql, down_sql = _floor_statements(ini)
+        floor = _floor_sql(ini)
         schemas = [f"tenant_t{i:05d}" for i in range(count)]
         env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
-        floors, parallel_floors, ones, twos, noops, statuses, rss = [], [], [], [], [], [], []
+        floors, parallel_floors, ddl_floors, ones, twos, noops, statuses, rss = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
         one_phases, two_phases = [], []
         # Rounds interleave the measurements, so that drift in the server hits all of them;
         # each measurement starts on a settled server (settle: a checkpoint, untimed).
         for _ in range(repeat):
             settle(url)
-            floors.append(replay(url, schemas, up_sql))
-            replay(url, schemas, down_sql)
+            floors.append(replay(url, schemas, floor.up, _FLOOR_SETTINGS))
+            replay(url, schemas, floor.down, _FLOOR_SETTINGS)
             settle(url)
-            parallel_floors.append(replay_in_two_processes(url, schemas, up_sql))
-            replay(url, schemas, down_sql)
+            parallel_floors.append(replay_in_two_processes(url, schemas, floor.up, _FLOOR_SETTINGS))
+            replay(url, schemas, floor.down, _FLOOR_SETTINGS)
+            settle(url)
+            ddl_floors.append(replay(url, schemas, floor.ddl_up))
+            replay(url, schemas, floor.ddl_down)
             settle(url)
             seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "1"], env)
             ones.append(seconds)
@@ -213,6 +234,7 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         provision_seconds=provision,
         floor_seconds=statistics.median(floors),
         floor_two_processes_seconds=statistics.median(parallel_floors),
+        floor_ddl_only_seconds=statistics.median(ddl_floors),
         one_worker_seconds=statistics.median(ones),
         two_workers_seconds=statistics.median(twos),
         one_worker_tenants_seconds=statistics.median(one_phases),
@@ -225,6 +247,7 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         rounds={
             "floor": floors,
             "floor_two_processes": parallel_floors,
+            "floor_ddl_only": ddl_floors,
             "one_worker": ones,
             "two_workers": twos,
             "one_worker_tenants": one_phases,
@@ -271,8 +294,25 @@ def _register_tenants(url: str, count: int) -> None:
                 cursor.execute(f"CREATE SCHEMA {quote_identifier(schema)}")
 
 
-def _floor_statements(ini: Path) -> tuple[list[str], list[str]]:
-    """The revision's DDL up and down, as Alembic renders it, without version-table SQL."""
+@dataclass(frozen=True)
+class FloorSql:
+    """The statements the floor replays: the revision's up and down as Alembic renders them
+    (DDL and version row), and the DDL alone."""
+
+    up: list[str]
+    down: list[str]
+
+    @property
+    def ddl_up(self) -> list[str]:
+        return _without_version_row(self.up)
+
+    @property
+    def ddl_down(self) -> list[str]:
+        return _without_version_row(self.down)
+
+
+def _floor_sql(ini: Path) -> FloorSql:
+    """The bench revision up and down, as Alembic renders them."""
     script = ScriptDirectory.from_config(Config(str(ini)))
     head = BranchIndex.build(script).heads_of(script, TENANT)
     down_revision = script.get_revision(REVISION).down_revision
@@ -280,9 +320,11 @@ def _floor_statements(ini: Path) -> tuple[list[str], list[str]]:
     down = render_statements(list(script._downgrade_revs(str(down_revision), head)), head)
     if up is None or down is None:
         raise SystemExit("bench revision did not render")
-    return [s for s in up if "alembic_version" not in s], [
-        s for s in down if "alembic_version" not in s
-    ]
+    return FloorSql(up=up, down=down)
+
+
+def _without_version_row(statements: list[str]) -> list[str]:
+    return [statement for statement in statements if "alembic_version" not in statement]
 
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -325,7 +367,7 @@ def _print(results: list[Result]) -> None:
     header = (
         f"{'tenants':>8} {'floor s':>8} {'floor 2p':>8} {'1 worker':>9} {'ratio':>6} "
         f"{'2 workers':>9} {'ratio':>6} {'speedup':>7} {'noop s':>7} {'status s':>8} "
-        f"{'rss MB':>7}"
+        f"{'rss MB':>7} {'DDL only':>8} {'1w ratio':>8}"
     )
     print(header)
     for r in results:
@@ -336,7 +378,8 @@ def _print(results: list[Result]) -> None:
             f"{ratios['one_worker_vs_floor']:>6.2f} {r.two_workers_seconds:>9.2f} "
             f"{ratios['two_workers_vs_floor']:>6.2f} {ratios['two_workers_speedup']:>7.2f} "
             f"{r.noop_alembic_seconds:>7.2f} {r.status_seconds:>8.2f} "
-            f"{r.peak_rss_mb:>7.0f}"
+            f"{r.peak_rss_mb:>7.0f} {r.floor_ddl_only_seconds:>8.2f} "
+            f"{ratios['one_worker_vs_ddl_only_floor']:>8.2f}"
         )
     print("\ntenant phase of (b) and (c), from the run's journal entry to its last tenant:")
     print(
