@@ -14,7 +14,7 @@ BENCH_FLOOR_ARGS ?=
 
 export SUB MSG
 
-.PHONY: install db migrate new-tenant seed revision-core revision-tenant demo bench bench-floor bench-provision test lint format clean
+.PHONY: install db migrate new-tenant seed revision-core revision-tenant demo bench bench-floor bench-message bench-provision test lint format clean
 
 install: $(VENV)/.installed
 
@@ -62,6 +62,11 @@ bench: install
 # it uses the tenants `make bench` left: make bench-floor BENCH_TENANTS=1000 [BENCH_FLOOR_ARGS="--repeat 5"]
 bench-floor: install
 	url="$(DB_URL)" && $(PY) bench/floor_parallelism.py --database-url "$$url" --tenants $(BENCH_TENANTS) $(BENCH_FLOOR_ARGS)
+
+# What each part of a rollout's per-tenant message costs against the floor
+# (bench/message_cost.py), on the tenants `make bench` left: make bench-message BENCH_TENANTS=1000
+bench-message: install
+	url="$(DB_URL)" && $(PY) bench/message_cost.py --database-url "$$url" --tenants $(BENCH_TENANTS) $(BENCH_MESSAGE_ARGS)
 
 # Provisioning benchmark (bench/provision.py): make bench-provision BENCH_CREATES=200
 bench-provision: install

@@ -1,4 +1,5 @@
-"""What both benchmarks share: the server to run on, and a fresh database of their own there."""
+"""What the benchmarks share: the server to run on, a fresh database of their own there, and
+the tenants the rollout benchmark leaves in it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import psycopg
 import psycopg.errors
 from sqlalchemy.engine import make_url
 
-from toolkit import mask_url
+from toolkit import DatabaseUnreachable, SchemaNotReady, make_engine, mask_url, migration_status
+from toolkit.db import connect
 from toolkit.sql import quote_identifier
 
 
@@ -65,3 +67,18 @@ def fresh_database(server_url: str, name: str) -> str:
         connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
         connection.execute(f"CREATE DATABASE {quote_identifier(name)}")
     return database_url(server_url, name)
+
+
+def bench_schemas(url: str) -> list[str]:
+    """The tenant schemas of the rollout benchmark's database, which must be at head."""
+    engine = make_engine(url)
+    try:
+        with connect(engine) as connection:
+            report = migration_status(connection)
+    except (SchemaNotReady, DatabaseUnreachable) as exc:
+        raise SystemExit(f"{exc}: run `make bench BENCH_TENANTS=N` first") from None
+    finally:
+        engine.dispose()
+    if not report.up_to_date:
+        raise SystemExit("the bench database is not at head: run `make bench` again")
+    return [version.tenant.database_schema for version in report.tenants]

@@ -17,11 +17,14 @@ import argparse
 import statistics
 from collections.abc import Callable, Sequence
 
-from bench_database import add_database_url_option, database_url, rollout_database, settle
+from bench_database import (
+    add_database_url_option,
+    bench_schemas,
+    database_url,
+    rollout_database,
+    settle,
+)
 from floor import replay, replay_in_two_processes
-
-from toolkit import DatabaseUnreachable, SchemaNotReady, make_engine, migration_status
-from toolkit.db import connect
 
 # (name, statements up, statements down); the tables are every tenant's own.
 REVISIONS = (
@@ -48,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_database_url_option(parser)
     args = parser.parse_args(argv)
     database = database_url(args.database_url, rollout_database(args.tenants))
-    schemas = _bench_schemas(database)
+    schemas = bench_schemas(database)
     print(
         f"{'revision':<20} {'1 process':>10} {'busy':>5} {'2 processes':>12} {'busy':>5} "
         f"{'gain':>5}"
@@ -67,21 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{busy_two:>4.0f}% {seconds_one / seconds_two:>4.2f}x"
         )
     return 0
-
-
-def _bench_schemas(url: str) -> list[str]:
-    """The tenant schemas of the rollout benchmark's database, which must be at head."""
-    engine = make_engine(url)
-    try:
-        with connect(engine) as connection:
-            report = migration_status(connection)
-    except (SchemaNotReady, DatabaseUnreachable) as exc:
-        raise SystemExit(f"{exc}: run `make bench BENCH_TENANTS=N` first") from None
-    finally:
-        engine.dispose()
-    if not report.up_to_date:
-        raise SystemExit("the bench database is not at head: run `make bench` again")
-    return [version.tenant.database_schema for version in report.tenants]
 
 
 def _measured(

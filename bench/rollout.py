@@ -185,7 +185,7 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
     path = add_tenant_revision(ini, REVISION, UPGRADE, DOWNGRADE)
     _compile_bytecode(ini.parent)
     try:
-        floor = _floor_sql(ini)
+        floor = floor_sql(ini)
         schemas = [f"tenant_t{i:05d}" for i in range(count)]
         env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
         floors, parallel_floors, ddl_floors, ones, twos, noops, statuses, rss = (
@@ -311,13 +311,13 @@ class FloorSql:
         return _without_version_row(self.down)
 
 
-def _floor_sql(ini: Path) -> FloorSql:
+def floor_sql(ini: Path) -> FloorSql:
     """The bench revision up and down, as Alembic renders them."""
     script = ScriptDirectory.from_config(Config(str(ini)))
-    head = BranchIndex.build(script).heads_of(script, TENANT)
-    down_revision = script.get_revision(REVISION).down_revision
-    up = render_statements(list(script._upgrade_revs(REVISION, (down_revision,))), (down_revision,))
-    down = render_statements(list(script._downgrade_revs(str(down_revision), head)), head)
+    (head,) = BranchIndex.build(script).heads_of(script, TENANT)
+    down_revision = str(script.get_revision(REVISION).down_revision)
+    up = render_statements(list(script._upgrade_revs(REVISION, down_revision)), (down_revision,))
+    down = render_statements(list(script._downgrade_revs(down_revision, head)), (head,))
     if up is None or down is None:
         raise SystemExit("bench revision did not render")
     return FloorSql(up=up, down=down)
