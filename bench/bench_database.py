@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import psycopg
 import psycopg.errors
@@ -67,6 +69,27 @@ def fresh_database(server_url: str, name: str) -> str:
         connection.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
         connection.execute(f"CREATE DATABASE {quote_identifier(name)}")
     return database_url(server_url, name)
+
+
+@dataclass(frozen=True)
+class BenchTenants:
+    """What a diagnostic on the rollout benchmark's tenants runs on."""
+
+    url: str  # the database ``make bench`` left for that many tenants
+    schemas: list[str]
+    repeat: int  # rounds; the diagnostic reports medians
+
+
+def bench_tenants(description: str, argv: Sequence[str] | None) -> BenchTenants:
+    """Parse ``--tenants N``, ``--repeat`` and ``--database-url`` for a diagnostic that runs
+    on the tenants ``make bench`` left, and find them."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; times are the medians")
+    add_database_url_option(parser)
+    args = parser.parse_args(argv)
+    url = database_url(args.database_url, rollout_database(args.tenants))
+    return BenchTenants(url=url, schemas=bench_schemas(url), repeat=args.repeat)
 
 
 def bench_schemas(url: str) -> list[str]:

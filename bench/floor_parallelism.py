@@ -13,17 +13,10 @@ starts on a settled server (a checkpoint, untimed).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 from collections.abc import Callable, Sequence
 
-from bench_database import (
-    add_database_url_option,
-    bench_schemas,
-    database_url,
-    rollout_database,
-    settle,
-)
+from bench_database import bench_tenants, settle
 from floor import replay, replay_in_two_processes
 
 # (name, statements up, statements down); the tables are every tenant's own.
@@ -45,20 +38,15 @@ REVISIONS = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tenants", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; times are the medians")
-    add_database_url_option(parser)
-    args = parser.parse_args(argv)
-    database = database_url(args.database_url, rollout_database(args.tenants))
-    schemas = bench_schemas(database)
+    bench = bench_tenants(__doc__.splitlines()[0], argv)
+    database, schemas = bench.url, bench.schemas
     print(
         f"{'revision':<20} {'1 process':>10} {'busy':>5} {'2 processes':>12} {'busy':>5} "
         f"{'gain':>5}"
     )
     for name, up, down in REVISIONS:
         one, two = [], []
-        for _ in range(args.repeat):
+        for _ in range(bench.repeat):
             one.append(_measured(replay, database, schemas, up))
             replay(database, schemas, down)
             two.append(_measured(replay_in_two_processes, database, schemas, up))

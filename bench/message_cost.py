@@ -22,7 +22,6 @@ milliseconds per tenant.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -31,14 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psycopg
-from bench_database import (
-    add_database_url_option,
-    bench_schemas,
-    database_url,
-    libpq_url,
-    rollout_database,
-    settle,
-)
+from bench_database import bench_tenants, libpq_url, settle
 from floor import replay
 from rollout import DOWNGRADE, PROJECT, REVISION, UPGRADE, floor_sql
 
@@ -62,13 +54,8 @@ Message = Callable[[str, int], list[str]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tenants", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; times are the medians")
-    add_database_url_option(parser)
-    args = parser.parse_args(argv)
-    url = database_url(args.database_url, rollout_database(args.tenants))
-    schemas = bench_schemas(url)
+    bench = bench_tenants(__doc__.splitlines()[0], argv)
+    url, schemas = bench.url, bench.schemas
     with tempfile.TemporaryDirectory(prefix="tenantctl-bench-") as scratch:
         ini = make_scratch_ini(Path(scratch))
         add_tenant_revision(ini, REVISION, UPGRADE, DOWNGRADE)
@@ -76,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     variants = _variants(revision.up)
     floors: list[float] = []
     seconds: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(args.repeat):
+    for _ in range(bench.repeat):
         settle(url)
         floors.append(replay(url, schemas, revision.up, (SKIP_TRIGGER,)))
         _undo(url, schemas, revision.down)
