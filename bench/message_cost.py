@@ -46,7 +46,7 @@ from toolkit.sql import set_local_search_path, text_array
 sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
 from scratch_scripts import add_tenant_revision, make_scratch_ini
 
-FROM, TO = ("0004tenant",), (REVISION,)
+# The rollout's default timeouts (--lock-timeout 5 s, --statement-timeout 10 min).
 _TIMEOUTS = "SET LOCAL lock_timeout = 5000; SET LOCAL statement_timeout = 600000"
 _SEPARATOR = "\n;\n"
 # A tenant's statements, given its schema and its journal step's id.
@@ -60,18 +60,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ini = make_scratch_ini(Path(scratch))
         add_tenant_revision(ini, REVISION, UPGRADE, DOWNGRADE)
         revision = floor_sql(ini)
-    variants = _variants(revision.up)
+    before, after = (revision.down_revision,), (REVISION,)
+    variants = _variants(revision.up, before, after)
     floors: list[float] = []
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(bench.repeat):
         settle(url)
         floors.append(replay(url, schemas, revision.up, (SKIP_TRIGGER,)))
-        _undo(url, schemas, revision.down)
+        _undo(url, schemas, revision.down, before)
         for name, message in variants.items():
-            steps = _journal_steps(url, schemas)
+            steps = _journal_steps(url, schemas, before, after)
             settle(url)
             seconds[name].append(_one_message_each(url, schemas, steps, message))
-            _undo(url, schemas, revision.down)
+            _undo(url, schemas, revision.down, before)
     floor = statistics.median(floors)
     print(f"{'message':<16} {'ms/tenant':>9} {'vs floor':>8}")
     medians = {"floor": floor, **{name: statistics.median(s) for name, s in seconds.items()}}
@@ -80,8 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _variants(revision_sql: list[str]) -> dict[str, Message]:
-    """The message part by part, each variant the one before plus one part."""
+def _variants(
+    revision_sql: list[str], before: tuple[str, ...], after: tuple[str, ...]
+) -> dict[str, Message]:
+    """The message part by part, each variant the one before plus one part; the revision
+    moves each tenant from ``before`` to ``after``."""
 
     def one_message(schema: str, _step: int) -> list[str]:
         return [set_local_search_path(schema), SKIP_TRIGGER, *revision_sql]
@@ -90,11 +94,11 @@ def _variants(revision_sql: list[str]) -> dict[str, Message]:
         return [_TIMEOUTS, *one_message(schema, step)]
 
     def with_check(schema: str, step: int) -> list[str]:
-        check = require_versions_sql(schema, FROM, "is at")
+        check = require_versions_sql(schema, before, "is at")
         return [_TIMEOUTS, set_local_search_path(schema), SKIP_TRIGGER, check, *revision_sql]
 
     def with_finish(schema: str, step: int) -> list[str]:
-        finish = finish_sql(schema, TO, step, 1, in_core=True, record_version=True)
+        finish = finish_sql(schema, after, step, 1, in_core=True, record_version=True)
         return [*with_check(schema, step), *finish]
 
     return {
@@ -115,7 +119,9 @@ def _one_message_each(
         return time.perf_counter() - started
 
 
-def _journal_steps(url: str, schemas: Sequence[str]) -> dict[str, int]:
+def _journal_steps(
+    url: str, schemas: Sequence[str], before: tuple[str, ...], after: tuple[str, ...]
+) -> dict[str, int]:
     """A journal run with a pending step per schema, as a rollout has when it starts; the
     run is marked ended at once, so that no later run takes it for one left running."""
     engine = make_engine(url)
@@ -128,7 +134,7 @@ def _journal_steps(url: str, schemas: Sequence[str]) -> dict[str, int]:
                 options={},
                 resumed_from=None,
             )
-            planned = [journal.PlannedStep(schema, None, FROM, TO) for schema in schemas]
+            planned = [journal.PlannedStep(schema, None, before, after) for schema in schemas]
             steps = journal.add_steps(connection, run_id, planned)
             journal.finish_run(connection, run_id, RunOutcome.SUCCEEDED)
             return steps
@@ -136,12 +142,12 @@ def _journal_steps(url: str, schemas: Sequence[str]) -> dict[str, int]:
         engine.dispose()
 
 
-def _undo(url: str, schemas: Sequence[str], down: Sequence[str]) -> None:
-    """Every schema back at FROM, and its version record with it."""
+def _undo(url: str, schemas: Sequence[str], down: Sequence[str], before: tuple[str, ...]) -> None:
+    """Every schema back at ``before``, and its version record with it."""
     replay(url, schemas, down, (SKIP_TRIGGER,))
     with psycopg.connect(libpq_url(url), autocommit=True) as connection:
         connection.execute(
-            f"UPDATE core.tenant_versions SET revisions = {text_array(FROM)}"  # noqa: S608
+            f"UPDATE core.tenant_versions SET revisions = {text_array(before)}"  # noqa: S608
         )
 
 

@@ -301,6 +301,7 @@ class FloorSql:
 
     up: list[str]
     down: list[str]
+    down_revision: str  # the tenant head the revision goes on top of
 
     @property
     def ddl_up(self) -> list[str]:
@@ -320,7 +321,7 @@ def floor_sql(ini: Path) -> FloorSql:
     down = render_statements(list(script._downgrade_revs(down_revision, head)), (head,))
     if up is None or down is None:
         raise SystemExit("bench revision did not render")
-    return FloorSql(up=up, down=down)
+    return FloorSql(up=up, down=down, down_revision=down_revision)
 
 
 def _without_version_row(statements: list[str]) -> list[str]:
