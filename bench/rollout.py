@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -188,73 +189,57 @@ def _bench(server_url: str, ini: Path, count: int, repeat: int, *, reuse: bool) 
         floor = floor_sql(ini)
         schemas = [f"tenant_t{i:05d}" for i in range(count)]
         env = {"DATABASE_URL": url, "TENANTCTL_ALEMBIC_INI": str(ini)}
-        floors, parallel_floors, ddl_floors, ones, twos, noops, statuses, rss = (
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-        )
-        one_phases, two_phases = [], []
+        rounds: dict[str, list[float]] = defaultdict(list)  # seconds, per measurement
+        rss: list[float] = []
         # Rounds interleave the measurements, so that drift in the server hits all of them;
         # each measurement starts on a settled server (settle: a checkpoint, untimed).
         for _ in range(repeat):
             settle(url)
-            floors.append(replay(url, schemas, floor.up, _FLOOR_SETTINGS))
+            rounds["floor"].append(replay(url, schemas, floor.up, _FLOOR_SETTINGS))
             replay(url, schemas, floor.down, _FLOOR_SETTINGS)
             settle(url)
-            parallel_floors.append(replay_in_two_processes(url, schemas, floor.up, _FLOOR_SETTINGS))
+            rounds["floor_two_processes"].append(
+                replay_in_two_processes(url, schemas, floor.up, _FLOOR_SETTINGS)
+            )
             replay(url, schemas, floor.down, _FLOOR_SETTINGS)
             settle(url)
-            ddl_floors.append(replay(url, schemas, floor.ddl_up))
+            rounds["floor_ddl_only"].append(replay(url, schemas, floor.ddl_up))
             replay(url, schemas, floor.ddl_down)
             settle(url)
             seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "1"], env)
-            ones.append(seconds)
-            one_phases.append(_tenant_phase(url))
+            rounds["one_worker"].append(seconds)
+            rounds["one_worker_tenants"].append(_tenant_phase(url))
             rss.append(peak)
             _undo(env)
             settle(url)
             seconds, peak = _timed(["tenantctl", "migrate", "up", "--workers", "2"], env)
-            twos.append(seconds)
-            two_phases.append(_tenant_phase(url))
+            rounds["two_workers"].append(seconds)
+            rounds["two_workers_tenants"].append(_tenant_phase(url))
             rss.append(peak)
             settle(url)
             noop, noop_rss = _timed(["alembic", "-c", str(ini), "upgrade", "heads"], env)
-            noops.append(noop)
-            statuses.append(_timed(["tenantctl", "migrate", "status"], env)[0])
+            rounds["noop_alembic"].append(noop)
+            rounds["status"].append(_timed(["tenantctl", "migrate", "status"], env)[0])
             _undo(env)
     finally:
         path.unlink()
+    medians = {name: statistics.median(seconds) for name, seconds in rounds.items()}
     return Result(
         tenants=count,
         provision_seconds=provision,
-        floor_seconds=statistics.median(floors),
-        floor_two_processes_seconds=statistics.median(parallel_floors),
-        floor_ddl_only_seconds=statistics.median(ddl_floors),
-        one_worker_seconds=statistics.median(ones),
-        two_workers_seconds=statistics.median(twos),
-        one_worker_tenants_seconds=statistics.median(one_phases),
-        two_workers_tenants_seconds=statistics.median(two_phases),
-        noop_alembic_seconds=statistics.median(noops),
-        status_seconds=statistics.median(statuses),
+        floor_seconds=medians["floor"],
+        floor_two_processes_seconds=medians["floor_two_processes"],
+        floor_ddl_only_seconds=medians["floor_ddl_only"],
+        one_worker_seconds=medians["one_worker"],
+        two_workers_seconds=medians["two_workers"],
+        one_worker_tenants_seconds=medians["one_worker_tenants"],
+        two_workers_tenants_seconds=medians["two_workers_tenants"],
+        noop_alembic_seconds=medians["noop_alembic"],
+        status_seconds=medians["status"],
         peak_rss_mb=max(rss),
         noop_peak_rss_mb=noop_rss,
         repeat=repeat,
-        rounds={
-            "floor": floors,
-            "floor_two_processes": parallel_floors,
-            "floor_ddl_only": ddl_floors,
-            "one_worker": ones,
-            "two_workers": twos,
-            "one_worker_tenants": one_phases,
-            "two_workers_tenants": two_phases,
-            "noop_alembic": noops,
-            "status": statuses,
-        },
+        rounds=dict(rounds),
     )
 
 
