@@ -38,17 +38,15 @@ from models import RunOutcome
 from toolkit import make_engine
 from toolkit.db import connect
 from toolkit.migrations import journal
+from toolkit.migrations.apply import Limits
 from toolkit.migrations.finish_step import finish_sql
 from toolkit.migrations.version_checks import require_versions_sql
 from toolkit.migrations.version_record import SKIP_TRIGGER
-from toolkit.sql import set_local_search_path, text_array
+from toolkit.sql import STATEMENT_SEPARATOR, set_local_search_path, text_array
 
 sys.path.insert(0, str(PROJECT / "tests"))  # the scratch revision tree helpers
 from scratch_scripts import add_tenant_revision, make_scratch_ini
 
-# The rollout's default timeouts (--lock-timeout 5 s, --statement-timeout 10 min).
-_TIMEOUTS = "SET LOCAL lock_timeout = 5000; SET LOCAL statement_timeout = 600000"
-_SEPARATOR = "\n;\n"
 # A tenant's statements, given its schema and its journal step's id.
 Message = Callable[[str, int], list[str]]
 
@@ -91,11 +89,12 @@ def _variants(
         return [set_local_search_path(schema), SKIP_TRIGGER, *revision_sql]
 
     def with_timeouts(schema: str, step: int) -> list[str]:
-        return [_TIMEOUTS, *one_message(schema, step)]
+        return [Limits().timeouts_sql(), *one_message(schema, step)]  # the rollout's defaults
 
     def with_check(schema: str, step: int) -> list[str]:
+        timeouts, search_path, skip_trigger, *ddl = with_timeouts(schema, step)
         check = require_versions_sql(schema, before, "is at")
-        return [_TIMEOUTS, set_local_search_path(schema), SKIP_TRIGGER, check, *revision_sql]
+        return [timeouts, search_path, skip_trigger, check, *ddl]
 
     def with_finish(schema: str, step: int) -> list[str]:
         finish = finish_sql(schema, after, step, 1, in_core=True, record_version=True)
@@ -115,7 +114,8 @@ def _one_message_each(
     with psycopg.connect(libpq_url(url), autocommit=True) as connection:
         started = time.perf_counter()
         for schema in schemas:
-            connection.execute(_SEPARATOR.join(message(schema, steps[schema])), prepare=False)
+            statements = message(schema, steps[schema])
+            connection.execute(STATEMENT_SEPARATOR.join(statements), prepare=False)
         return time.perf_counter() - started
 
 

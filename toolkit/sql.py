@@ -10,6 +10,10 @@ from collections.abc import Iterable
 
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
+# Between the statements of one message or stored script: on a line of its own, so that a
+# statement ending in a "-- comment" cannot swallow it.
+STATEMENT_SEPARATOR = "\n;\n"
+
 _PREPARER = PGDialect().identifier_preparer  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
 
 

@@ -26,13 +26,12 @@ from toolkit.db import connect, transaction
 from toolkit.migrations.apply import CREATE_VERSION_TABLE
 from toolkit.migrations.branches import TENANT
 from toolkit.migrations.render import render_statements
+from toolkit.sql import STATEMENT_SEPARATOR
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 DATA_ONLY_FLAG = "data_only"
-# Between statements of the stored SQL: on a line of its own (see apply._SEPARATOR).
-_SEPARATOR = "\n;\n"
 _VERSION_STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS alembic_version",
     "INSERT INTO alembic_version",
@@ -74,7 +73,7 @@ def render_template(script: ScriptDirectory) -> str | None:
         if rendered is None:
             return None
         statements.extend(s for s in rendered if not s.startswith(_VERSION_STATEMENTS))
-    return _SEPARATOR.join(statements)
+    return STATEMENT_SEPARATOR.join(statements)
 
 
 def ensure_template(engine: Engine, script: ScriptDirectory, tenant_heads: Sequence[str]) -> bool:

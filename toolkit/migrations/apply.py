@@ -33,7 +33,7 @@ from toolkit.migrations.version_checks import (
     require_versions_sql,
 )
 from toolkit.naming import is_tenant_schema
-from toolkit.sql import set_local_search_path
+from toolkit.sql import STATEMENT_SEPARATOR, set_local_search_path
 from toolkit.tenant_context import tenant_scope
 
 if TYPE_CHECKING:
@@ -41,9 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tenantctl.migrations")
 
-# Between statements of a batch: on a line of its own, so that a statement ending in a
-# "-- comment" cannot swallow it.
-_SEPARATOR = "\n;\n"
 # Unqualified: resolved through the tenant's SET LOCAL search_path. The table is Alembic's.
 CREATE_VERSION_TABLE = (
     "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
@@ -61,6 +58,13 @@ class Limits:
     statement_timeout: float = 600.0
     lock_retries: int = 3
     retry_backoff: float = 0.5
+
+    def timeouts_sql(self) -> str:
+        """The ``SET LOCAL`` statements that put both timeouts on the current transaction."""
+        return (
+            f"SET LOCAL lock_timeout = {int(self.lock_timeout * 1000)}; "
+            f"SET LOCAL statement_timeout = {int(self.statement_timeout * 1000)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,7 @@ class TenantMigrator:
                 statements.append(CREATE_VERSION_TABLE)
             statements.append(_LOCK_VERSIONS)
             if group.sql is None:
-                start = _result_sets(driver.execute(_SEPARATOR.join(statements)))[0]
+                start = _result_sets(driver.execute(STATEMENT_SEPARATOR.join(statements)))[0]
                 require_versions(task.schema, start, group.from_revisions, "is at")
                 self._run_alembic(connection, task.schema, group)
                 statements = []
@@ -248,7 +252,7 @@ class TenantMigrator:
                 )
             )
             statements.append(_READ_VERSIONS)
-            found = _result_sets(driver.execute(_SEPARATOR.join(statements)))
+            found = _result_sets(driver.execute(STATEMENT_SEPARATOR.join(statements)))
             if group.sql is not None:
                 require_versions(task.schema, found[0], group.from_revisions, "is at")
             require_versions(task.schema, found[-1], group.to_revisions, "would end at")
@@ -286,7 +290,7 @@ class TenantMigrator:
         )
         try:
             # Never prepared: the text differs from tenant to tenant.
-            driver.execute(_SEPARATOR.join(statements), prepare=False)
+            driver.execute(STATEMENT_SEPARATOR.join(statements), prepare=False)
         except psycopg.Error as exc:
             if exc.sqlstate == PLAN_OUTDATED_SQLSTATE:
                 raise PlanOutdated(exc.diag.message_primary or str(exc)) from None
@@ -316,13 +320,8 @@ class TenantMigrator:
         return _driver(connection, autocommit=None if self._borrowed else False)
 
     def _prelude(self, schema: str) -> str:
-        limits = self.plan.limits
         skip_trigger = f"; {version_record.SKIP_TRIGGER}" if self.plan.record_versions else ""
-        return (
-            f"SET LOCAL lock_timeout = {int(limits.lock_timeout * 1000)}; "
-            f"SET LOCAL statement_timeout = {int(limits.statement_timeout * 1000)}; "
-            f"{set_local_search_path(schema)}{skip_trigger}"
-        )
+        return f"{self.plan.limits.timeouts_sql()}; {set_local_search_path(schema)}{skip_trigger}"
 
     def _checksums(self, task: TenantTask, group: GroupScript) -> list[str]:
         """The group's revision checksums, until a tenant of this migrator has committed
